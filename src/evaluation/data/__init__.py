@@ -1,0 +1,1 @@
+"""Read, validate and harmonise the input data (registry, rollout, ballots, admin, costs)."""

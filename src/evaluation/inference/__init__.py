@@ -1,0 +1,1 @@
+"""Inference that holds with few treated clusters: bootstrap, CR2, jackknife, randomisation."""

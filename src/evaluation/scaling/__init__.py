@@ -1,0 +1,1 @@
+"""The scaling decision: predicted effects, cost-effectiveness, budget plans, next-phase design."""
