@@ -1,0 +1,70 @@
+"""One look for every figure: large labels for board staff, a font with Vietnamese diacritics.
+
+Figure functions elsewhere take data and return a :class:`matplotlib.figure.Figure`; they call
+:func:`new_figure` so the style is set in one place.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are rendered to files and notebooks, never to a screen
+
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+#: Fonts tried in order; DejaVu Sans ships with matplotlib and covers Vietnamese.
+FONT_FAMILY = ["DejaVu Sans", "Noto Sans", "Arial"]
+
+#: Colours with a fixed meaning across the reports.
+PILOT_COLOUR = "#1b6ca8"
+COMPARISON_COLOUR = "#9a9a9a"
+EFFECT_COLOUR = "#d1495b"
+PALETTE = [PILOT_COLOUR, COMPARISON_COLOUR, EFFECT_COLOUR, "#edae49", "#00798c", "#30638e"]
+
+_RC = {
+    "font.family": "sans-serif",
+    "font.sans-serif": FONT_FAMILY,
+    "font.size": 13,
+    "axes.titlesize": 15,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 13,
+    "xtick.labelsize": 12,
+    "ytick.labelsize": 12,
+    "legend.fontsize": 12,
+    "figure.dpi": 100,
+    "savefig.dpi": 300,
+    "savefig.bbox": "tight",
+    "svg.fonttype": "none",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def apply_style() -> None:
+    """Set the package's seaborn theme and matplotlib defaults."""
+    sns.set_theme(style="whitegrid", palette=PALETTE, rc=_RC)
+
+
+def new_figure(width: float = 9.0, height: float = 5.0, ncols: int = 1, nrows: int = 1):
+    """A styled figure and its axes (``plt.subplots`` with the package style)."""
+    apply_style()
+    fig, axes = plt.subplots(nrows=nrows, ncols=ncols, figsize=(width, height), layout="constrained")
+    return fig, axes
+
+
+def font_has_vietnamese(text: str = "Chính quyền thân thiện vì nhân dân phục vụ ạẫỹđ") -> bool:
+    """Whether the first available font of :data:`FONT_FAMILY` draws every character of ``text``."""
+    from matplotlib.ft2font import FT2Font
+
+    path = font_manager.findfont(font_manager.FontProperties(family=FONT_FAMILY))
+    font = FT2Font(path)
+    charmap = font.get_charmap()
+    return all(ord(ch) in charmap for ch in text if not ch.isspace())
+
+
+def close(fig: Figure) -> None:
+    """Release a figure's memory once it has been saved or displayed."""
+    plt.close(fig)
