@@ -405,11 +405,10 @@ def group_time_att(
             raise ValueError(
                 f"({unit!r}, {time!r}) has duplicate rows; keep one row per unit and period"
             )
-    if cluster is not None and unit is not None:
-        if (frame.groupby("id")["cl"].nunique() > 1).any():
-            raise ValueError(
-                f"cluster={cluster!r} varies within {unit!r}; pass a time-invariant cluster"
-            )
+    if cluster is not None and unit is not None and (frame.groupby("id")["cl"].nunique() > 1).any():
+        raise ValueError(
+            f"cluster={cluster!r} varies within {unit!r}; pass a time-invariant cluster"
+        )
 
     tlist = np.sort(frame["t"].unique())
     beyond = frame["g"] > tlist.max() + anticipation
@@ -497,7 +496,6 @@ def group_time_att(
     y_arr = frame["y"].to_numpy(float)
     t_arr = frame["t"].to_numpy(float)
     w_arr = frame["w"].to_numpy(float)
-    g_arr = frame["g"].to_numpy(float)
     x_arr = np.column_stack([np.ones(len(frame)), frame[xcols].to_numpy(float)])
 
     if use_panel_engine:
