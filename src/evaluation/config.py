@@ -1,0 +1,347 @@
+"""Run parameters: one YAML file, validated before anything runs.
+
+A scenario file may name a base file in ``extends:`` and list only the keys it changes. Unknown
+keys, wrong types and missing files are errors that name the key and suggest the nearest valid one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evaluation.i18n import Language
+
+#: The project's root (the folder holding ``params/``); relative paths in params are read from here.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ParamsError(ValueError):
+    """Raised for a parameter file that cannot be used; the message says which key and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UnitMap(_Strict):
+    """One commune map (list of commune-level units) and the date it took effect."""
+
+    effective_date: date
+    path: Path
+
+
+class RegistryParams(_Strict):
+    maps: list[UnitMap] = Field(min_length=1)
+    changes: Path | None = None
+
+
+class PanelColumns(_Strict):
+    """Column names of a generic unit x period panel or individual x period repeated cross-section."""
+
+    path: Path
+    level: Literal["unit_period", "individual"] = "unit_period"
+    unit: str
+    period: str
+    outcomes: list[str] = Field(min_length=1)
+    first_treated: str | None = None
+    treatment: str | None = None
+    cluster: str | None = None
+    weights: str | None = None
+    covariates: list[str] = []
+    strata: str | None = None
+
+    @model_validator(mode="after")
+    def _one_treatment_column(self) -> PanelColumns:
+        if (self.first_treated is None) == (self.treatment is None):
+            raise ValueError("give exactly one of 'first_treated' or 'treatment'")
+        return self
+
+
+class DataParams(_Strict):
+    source: Literal["demo", "files", "panel"] = "demo"
+    simulated: bool = False
+    registry: RegistryParams
+    rollout: Path | None = None
+    ballots: Path | None = None
+    admin: Path | None = None
+    costs: Path | None = None
+    panel: PanelColumns | None = None
+
+    @model_validator(mode="after")
+    def _files_for_source(self) -> DataParams:
+        if self.source == "files" and (self.rollout is None or self.ballots is None):
+            raise ValueError("source 'files' needs data.rollout and data.ballots")
+        if self.source == "panel" and self.panel is None:
+            raise ValueError("source 'panel' needs the data.panel section")
+        return self
+
+
+class DemoParams(_Strict):
+    seed: int = 20191001
+    n_pilot: int = Field(14, ge=2)
+    first_wave: str = "2018Q3"
+    last_wave: str = "2022Q2"
+    pilot_start: date = date(2019, 10, 1)
+    rollout_waves: list[str] = ["2021Q1", "2021Q3", "2022Q1"]
+    never_adopt_share: float = Field(0.15, ge=0, le=1)
+    ballots_min: int = Field(20, ge=1)
+    ballots_max: int = Field(60, ge=1)
+    effect_latent: float = 0.35
+    nonresponse_strength: float = Field(0.6, ge=0)
+
+
+class HarmoniseParams(_Strict):
+    target_map: date = date(2020, 1, 1)
+    mixed_pilot: Literal["drop", "pilot", "share"] = "drop"
+    unmapped_dissolved: Literal["drop", "error"] = "drop"
+    manual_mappings: dict[str, str] = {}
+
+    @field_validator("manual_mappings", mode="before")
+    @classmethod
+    def _codes_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+        return value
+
+
+class BallotParams(_Strict):
+    likert_min: int = 1
+    likert_max: int = 5
+    no_opinion_codes: list[int] = [0, 9]
+    satisfied_from: int = 4
+    dissatisfied_to: int = 2
+    factors: dict[str, list[str]]
+    model_items: list[str] = []
+    item_labels: dict[str, dict[str, str]] = {}
+
+    @model_validator(mode="after")
+    def _items_once(self) -> BallotParams:
+        seen: dict[str, str] = {}
+        for factor, items in self.factors.items():
+            for item in items:
+                if item in seen:
+                    raise ValueError(f"item {item!r} is in factors {seen[item]!r} and {factor!r}")
+                seen[item] = factor
+        return self
+
+    @property
+    def items(self) -> list[str]:
+        """Every Likert item, SIPAS factors first, then the model's own items."""
+        return [i for items in self.factors.values() for i in items] + [
+            i for i in self.model_items if all(i not in v for v in self.factors.values())
+        ]
+
+
+class AnalysisParams(_Strict):
+    window_start: str | None = None
+    window_end: str | None = "before_next_rollout"
+    cluster: str = "commune_code"
+    ssc: Literal["fixest", "statsmodels"] = "fixest"
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    headline_outcome: str = "satisfaction_index"
+    outcomes: list[str] = ["satisfaction_index", "pct_satisfied"]
+    event_leads: int = Field(4, ge=1)
+    event_lags: int = Field(4, ge=0)
+    weighting: Literal["none", "survey", "nonresponse"] = "none"
+    baseline_covariates: list[str] = ["urban", "one_stop_staff_per_1000", "baseline_index"]
+
+
+class InferenceParams(_Strict):
+    n_boot: int = Field(9999, ge=99)
+    ri_draws: int = Field(9999, ge=99)
+    size_sims: int = Field(500, ge=20)
+    size_band: tuple[float, float] = (0.03, 0.07)
+    strata: str | None = "district_name"
+    seed: int = 12345
+
+
+class ScalingParams(_Strict):
+    budget_vnd: float = Field(3_000_000_000, ge=0)
+    horizon_years: int = Field(3, ge=1)
+    discount_rate: float = Field(0.05, ge=0, lt=1)
+    setup_cost_multiplier: float = Field(1.0, gt=0)
+    running_cost_multiplier: float = Field(1.0, gt=0)
+    conditions: dict[str, Any] = {}
+    rollout_steps: int = Field(4, ge=1)
+    rollout_seed: int = 2026
+
+
+class ReportParams(_Strict):
+    execution_timeout: int = Field(900, ge=10)
+    on_error: Literal["stop", "continue"] = "stop"
+    notebooks: list[str] | None = None
+    pdf: bool = False
+
+
+class Params(_Strict):
+    """Everything one evaluation run depends on, besides the input files themselves."""
+
+    run_name: str = Field("evaluation", pattern=r"^[A-Za-z0-9_.-]+$")
+    language: Language = "vi"
+    data: DataParams
+    demo: DemoParams = DemoParams()
+    harmonise: HarmoniseParams = HarmoniseParams()
+    ballot: BallotParams
+    analysis: AnalysisParams = AnalysisParams()
+    inference: InferenceParams = InferenceParams()
+    scaling: ScalingParams = ScalingParams()
+    report: ReportParams = ReportParams()
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the reports must carry the simulated-data banner."""
+        return self.data.source == "demo" or self.data.simulated
+
+    def input_files(self) -> list[Path]:
+        """Every input file the run reads (for the manifest's hashes)."""
+        d = self.data
+        files = [m.path for m in d.registry.maps]
+        files += [p for p in (d.registry.changes, d.rollout, d.ballots, d.admin, d.costs) if p]
+        if d.panel is not None:
+            files.append(d.panel.path)
+        return files
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_params_tree(path: str | Path) -> dict:
+    """The raw parameter tree of ``path``, with ``extends:`` chains merged (base first)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: parameter file not found")
+    try:
+        tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(tree, dict):
+        raise ParamsError(f"{path}: expected a mapping of keys to values at the top level")
+    base = tree.pop("extends", None)
+    if base is not None:
+        base_path = (path.parent / base).resolve()
+        tree = _deep_merge(read_params_tree(base_path), tree)
+    return tree
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that holds the key at ``loc`` (to suggest its valid keys)."""
+    model: Any = Params
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        for candidate in (annotation, *getattr(annotation, "__args__", ())):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+            inner = getattr(candidate, "__args__", ())
+            hits = [c for c in inner if isinstance(c, type) and issubclass(c, BaseModel)]
+            if hits:
+                model = hits[0]
+                break
+        else:
+            return None
+    return model if isinstance(model, type) else None
+
+
+def _describe(err: dict, source: Path) -> str:
+    loc = tuple(err["loc"])
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        model = _model_at(loc)
+        valid = list(getattr(model, "model_fields", {})) if model else []
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        valid_text = f" Valid keys here: {', '.join(valid)}." if valid else ""
+        return f"{source}: unknown key '{key}'{hint}{valid_text}"
+    if err["type"] == "missing":
+        return f"{source}: key '{key}' is required but missing"
+    return f"{source}: key '{key}': {err['msg']} (got {err.get('input')!r})"
+
+
+def _resolve_paths(params: Params) -> Params:
+    """Read relative paths from the project root and check that every input file exists."""
+
+    def fix(p: Path | None) -> Path | None:
+        if p is None:
+            return None
+        return p if p.is_absolute() else (PROJECT_ROOT / p)
+
+    d = params.data
+    maps = [m.model_copy(update={"path": fix(m.path)}) for m in d.registry.maps]
+    registry = d.registry.model_copy(update={"maps": maps, "changes": fix(d.registry.changes)})
+    update: dict[str, Any] = {"registry": registry}
+    for name in ("rollout", "ballots", "admin", "costs"):
+        update[name] = fix(getattr(d, name))
+    if d.panel is not None:
+        update["panel"] = d.panel.model_copy(update={"path": fix(d.panel.path)})
+    data = d.model_copy(update=update)
+    resolved = params.model_copy(update={"data": data})
+    for key, path in _file_keys(resolved):
+        if not path.is_file():
+            raise ParamsError(f"key '{key}': file not found: {path}")
+    return resolved
+
+
+def _file_keys(params: Params) -> list[tuple[str, Path]]:
+    d = params.data
+    keys = [(f"data.registry.maps.{i}.path", m.path) for i, m in enumerate(d.registry.maps)]
+    if d.registry.changes:
+        keys.append(("data.registry.changes", d.registry.changes))
+    if d.source == "files":
+        for name in ("rollout", "ballots", "admin", "costs"):
+            if getattr(d, name) is not None:
+                keys.append((f"data.{name}", getattr(d, name)))
+    if d.source == "panel" and d.panel is not None:
+        keys.append(("data.panel.path", d.panel.path))
+    return keys
+
+
+def params_from_tree(tree: dict, source: str | Path = "<params>") -> Params:
+    """Validate a raw parameter tree (as read from YAML) into :class:`Params`."""
+    try:
+        params = Params.model_validate(tree)
+    except ValidationError as err:
+        lines = [_describe(e, Path(source)) for e in err.errors()]
+        raise ParamsError("\n".join(lines)) from None
+    return _resolve_paths(params)
+
+
+def load_params(path: str | Path, overrides: dict | None = None) -> Params:
+    """Read, merge and validate a parameter file.
+
+    Parameters
+    ----------
+    path : path-like
+        A YAML file; it may ``extends:`` another one.
+    overrides : dict, optional
+        Nested keys applied last (used by tests and parameter sweeps).
+    """
+    tree = read_params_tree(path)
+    if overrides:
+        tree = _deep_merge(tree, overrides)
+    return params_from_tree(tree, path)
+
+
+def params_to_yaml(params: Params) -> str:
+    """The merged, validated parameters as YAML (written into every run folder)."""
+    return yaml.safe_dump(params.model_dump(mode="json"), allow_unicode=True, sort_keys=False)

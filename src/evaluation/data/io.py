@@ -1,0 +1,135 @@
+"""Read input tables as the people who send them write them: CSV, Excel .xlsx or Parquet.
+
+Every cell arrives as text (codes keep their leading zeros; ``13285`` never becomes ``13285.0``),
+Vietnamese text is normalised to Unicode NFC (a name typed in NFD still matches), and the index
+holds the row number a person sees in the file (the header is row 1), so that a validation
+problem can point at the exact row to fix. Raw files are only ever read.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+READABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
+
+
+class InputFileError(ValueError):
+    """A file that cannot be read at all (missing, wrong format, empty)."""
+
+
+def nfc(value: object) -> object:
+    """Unicode NFC form of a string, stripped of surrounding spaces; other values unchanged."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value).strip()
+    return value
+
+
+def _cell_to_text(value: object) -> object:
+    """Excel and Parquet cells as text: integral floats lose their ``.0``, missing stays missing."""
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+        return pd.NA
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    if hasattr(value, "isoformat") and not isinstance(value, str):
+        return value.isoformat()[:10]
+    return nfc(str(value))
+
+
+def read_table(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
+    """Read a CSV (UTF-8, with or without BOM), Excel .xlsx or Parquet file as text.
+
+    Parameters
+    ----------
+    path : path-like
+        The file. Its suffix decides the reader.
+    sheet : str or int
+        Excel sheet name or position.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every column as text (missing cells are ``<NA>``), column names NFC-normalised and
+        stripped, index = row number in the file (header = 1, so the first record is row 2).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            # utf-8-sig strips a BOM when there is one and reads plain UTF-8 otherwise.
+            frame = pd.read_csv(
+                path, dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""]
+            )
+        elif suffix == ".xlsx":
+            frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl")
+        elif suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            raise InputFileError(
+                f"{path}: cannot read '{suffix}' files; save it as one of {', '.join(READABLE_SUFFIXES)}"
+            )
+    except UnicodeDecodeError as err:
+        raise InputFileError(
+            f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); "
+            "save it as 'CSV UTF-8' (Excel: File > Save As > CSV UTF-8)"
+        ) from err
+    except InputFileError:
+        raise
+    except Exception as err:  # pandas raises many types for a malformed file
+        raise InputFileError(f"{path}: could not be read as {suffix}: {err}") from err
+    frame.columns = [str(nfc(str(c))) for c in frame.columns]
+    frame = frame.apply(lambda col: col.map(_cell_to_text)).astype("string")
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")
+    return frame
+
+
+@contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``target`` that replaces it only if the block succeeds.
+
+    A crash leaves no half-written file that looks complete.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.chmod(tmp_path, 0o644)  # mkstemp creates owner-only files; outputs are for everyone
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_table(frame: pd.DataFrame, target: str | Path) -> Path:
+    """Write a table atomically as CSV (UTF-8 with BOM, so Excel shows Vietnamese) or Parquet."""
+    target = Path(target)
+    with atomic_path(target) as tmp:
+        if target.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        elif target.suffix == ".csv":
+            frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+        elif target.suffix == ".xlsx":
+            frame.to_excel(tmp, index=False, engine="openpyxl")
+        else:
+            raise ValueError(f"{target}: write CSV, Parquet or XLSX")
+    return target
+
+
+def write_text(text: str, target: str | Path) -> Path:
+    """Write text atomically (UTF-8)."""
+    with atomic_path(target) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+    return Path(target)

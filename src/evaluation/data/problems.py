@@ -1,0 +1,85 @@
+"""Validation problems as one table: file, row, column, value, rule, how to fix.
+
+Every problem in every file is collected before anything stops, so a commune officer fixes a
+spreadsheet once rather than once per error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+PROBLEM_COLUMNS = ["file", "row", "column", "value", "rule", "how_to_fix"]
+
+
+def empty_problems() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="string") for c in PROBLEM_COLUMNS})
+
+
+def problem_frame(
+    file: str | Path,
+    rows: Iterable[object],
+    column: str,
+    values: Iterable[object],
+    rule: str,
+    how_to_fix: str,
+) -> pd.DataFrame:
+    """Problems of one rule: one row per offending cell."""
+    rows = list(rows)
+    values = list(values)
+    return pd.DataFrame(
+        {
+            "file": str(file),
+            "row": [str(r) for r in rows],
+            "column": column,
+            "value": ["" if pd.isna(v) else str(v) for v in values],
+            "rule": rule,
+            "how_to_fix": how_to_fix,
+        },
+        columns=PROBLEM_COLUMNS,
+    ).astype("string")
+
+
+def combine(problems: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    frames = [p for p in problems if p is not None and len(p)]
+    if not frames:
+        return empty_problems()
+    return pd.concat(frames, ignore_index=True)[PROBLEM_COLUMNS]
+
+
+def format_problems(problems: pd.DataFrame, limit: int = 50) -> str:
+    """The problems as a plain-text table for the terminal (the first ``limit`` rows)."""
+    shown = problems.head(limit).fillna("")
+    widths = {c: min(40, max(len(c), *(len(str(v)) for v in shown[c]))) for c in PROBLEM_COLUMNS}
+
+    def line(values: Iterable[str]) -> str:
+        return " | ".join(
+            str(v)[: widths[c]].ljust(widths[c])
+            for c, v in zip(PROBLEM_COLUMNS, values, strict=True)
+        )
+
+    out = [line(PROBLEM_COLUMNS), "-+-".join("-" * widths[c] for c in PROBLEM_COLUMNS)]
+    out += [line(r) for r in shown.itertuples(index=False)]
+    if len(problems) > limit:
+        out.append(f"... and {len(problems) - limit} more problems")
+    return "\n".join(out)
+
+
+class DataValidationError(ValueError):
+    """Input data that break the data contract; ``.problems`` holds every problem found."""
+
+    def __init__(self, problems: pd.DataFrame) -> None:
+        self.problems = problems.reset_index(drop=True)
+        files = ", ".join(sorted(set(self.problems["file"])))
+        super().__init__(
+            f"{len(self.problems)} data problem(s) in {files}; fix them and rerun "
+            f"(see data/README.md for the contract):\n{format_problems(self.problems)}"
+        )
+
+
+def raise_if_problems(problems: Iterable[pd.DataFrame]) -> None:
+    found = combine(problems)
+    if len(found):
+        raise DataValidationError(found)

@@ -1,0 +1,350 @@
+"""The data contract as pandera schemas, checked on the text as it was read (lazy: all at once).
+
+Each table is first validated as text (so a malformed date or a Likert answer of "7" is reported
+with its row, not lost in a type conversion), then converted to its typed form. The codebook
+in ``data/README.md`` describes the same rules for people.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from evaluation.data.problems import PROBLEM_COLUMNS, empty_problems
+
+COMMUNE_TYPES = ("xa", "phuong", "thi_tran")
+CHANGE_KINDS = ("renamed_or_reclassified", "merged", "dissolved_absorbed_by_unknown_neighbour")
+ADMIN_COUNTS = (
+    "dossiers_received",
+    "dossiers_on_time",
+    "apology_letters",
+    "condolence_due",
+    "condolence_on_time",
+    "complaints_attitude",
+    "one_stop_staff",
+    "households_total",
+    "ballot_roster",
+)
+
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_WAVE = re.compile(r"^\d{4}Q[1-4]$")
+_PERIOD = re.compile(r"^(\d{4}Q[1-4]|\d{4}-\d{2})$")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+#: Rule name -> (what the rule says, how to fix a breach). Shown in the problems table.
+RULES: dict[str, tuple[str, str]] = {
+    "column_in_dataframe": (
+        "required column is missing",
+        "add a column with exactly this name (see data/README.md)",
+    ),
+    "not_nullable": ("value is required", "fill in the empty cell"),
+    "field_uniqueness": (
+        "value must be unique",
+        "give each record its own id; remove duplicated rows",
+    ),
+    "code_digits": ("commune code must be digits only", "type the GSO code, e.g. 13285"),
+    "known_commune_code": (
+        "commune code is not on any commune map in the registry",
+        "check the code against data/reference (GSO list); add the unit to the registry if it is missing",
+    ),
+    "date_format": (
+        "date must be dd/mm/yyyy or yyyy-mm-dd",
+        "write the date as 25/10/2019 or 2019-10-25",
+    ),
+    "wave_format": (
+        "wave must be a quarter like 2019Q4",
+        "write the year, Q and the quarter number",
+    ),
+    "period_format": (
+        "period must be a quarter (2019Q4) or a month (2019-10)",
+        "write the year, Q and the quarter, or year-month",
+    ),
+    "likert_range": (
+        "answer must be an integer from the Likert scale or a no-opinion code",
+        "use 1-5 (or the no-opinion code set in params ballot.no_opinion_codes)",
+    ),
+    "nonnegative_number": ("value must be a number >= 0", "write a plain number without units"),
+    "positive_number": ("value must be a number > 0", "write a plain number greater than zero"),
+    "allowed_values": (
+        "value is not one of the allowed values",
+        "use one of the values in data/README.md",
+    ),
+    "date_or_wave": (
+        "each ballot needs a survey_date or a wave",
+        "fill in survey_date (dd/mm/yyyy) or wave (2019Q4)",
+    ),
+}
+
+
+def parse_date(text: object) -> pd.Timestamp | None:
+    """A date written as yyyy-mm-dd or dd/mm/yyyy (the Vietnamese order), else ``None``."""
+    if text is None or text is pd.NA or (isinstance(text, float) and pd.isna(text)):
+        return None
+    text = str(text).strip()
+    for pattern, order in ((_ISO, (1, 2, 3)), (_DMY, (3, 2, 1))):
+        m = pattern.match(text)
+        if m:
+            year, month, day = (int(m.group(i)) for i in order)
+            try:
+                return pd.Timestamp(year=year, month=month, day=day)
+            except ValueError:
+                return None
+    return None
+
+
+def _element(name: str, fn: Callable[[str], bool]) -> pa.Check:
+    return pa.Check(fn, element_wise=True, name=name, ignore_na=True)
+
+
+def _code_checks(known: set[str] | None) -> list[pa.Check]:
+    checks = [pa.Check.str_matches(r"^\d+$", name="code_digits")]
+    if known is not None:
+        checks.append(pa.Check.isin(sorted(known), name="known_commune_code"))
+    return checks
+
+
+def _text(
+    nullable: bool = False,
+    checks: Iterable[pa.Check] = (),
+    unique: bool = False,
+    required: bool = True,
+):
+    return pa.Column(
+        pd.StringDtype(), checks=list(checks), nullable=nullable, unique=unique, required=required
+    )
+
+
+def _number(positive: bool = False, nullable: bool = True, required: bool = True) -> pa.Column:
+    if positive:
+        check = _element("positive_number", lambda v: bool(_NUMBER.match(v)) and float(v) > 0)
+    else:
+        check = _element("nonnegative_number", lambda v: bool(_NUMBER.match(v)) and float(v) >= 0)
+    return _text(nullable=nullable, checks=[check], required=required)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A table's schema on text plus its conversion to typed columns."""
+
+    name: str
+    schema: pa.DataFrameSchema
+    convert: Callable[[pd.DataFrame], pd.DataFrame]
+    extra_checks: Callable[[pd.DataFrame], list[tuple[str, pd.Index, str]]] | None = None
+
+
+def _problems_from(err: SchemaErrors, raw: pd.DataFrame, file: str | Path) -> pd.DataFrame:
+    cases = err.failure_cases
+    out = []
+    for case in cases.itertuples(index=False):
+        check = str(case.check)
+        name = next((k for k in RULES if check.startswith(k)), None)
+        if check.startswith("isin") or check.startswith("allowed"):
+            name = "allowed_values"
+        if name is None and "column_in_dataframe" in check:
+            name = "column_in_dataframe"
+        rule, fix = RULES.get(name or "", (check, "see data/README.md"))
+        if name == "column_in_dataframe":
+            column, row, value = str(case.failure_case), "1 (header)", ""
+        else:
+            column = str(case.column)
+            row = "" if pd.isna(case.index) else str(int(case.index))
+            value = "" if pd.isna(case.failure_case) else str(case.failure_case)
+        out.append((str(file), row, column, value, rule, fix))
+    return pd.DataFrame(out, columns=PROBLEM_COLUMNS).astype("string").drop_duplicates()
+
+
+def validate_frame(
+    raw: pd.DataFrame, contract: Contract, file: str | Path
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate ``raw`` text against ``contract``; return (typed frame, problems).
+
+    The typed frame keeps the file's row numbers as index; rows with problems stay in it
+    (the caller stops on any problem), so that every problem can be reported at once.
+    """
+    problems = empty_problems()
+    try:
+        contract.schema.validate(raw, lazy=True)
+    except SchemaErrors as err:
+        problems = _problems_from(err, raw, file)
+    if contract.extra_checks is not None:
+        extra = []
+        for rule_name, rows, column in contract.extra_checks(raw):
+            rule, fix = RULES[rule_name]
+            for row in rows:
+                value = raw.at[row, column] if column in raw.columns else ""
+                extra.append(
+                    (str(file), str(row), column, "" if pd.isna(value) else str(value), rule, fix)
+                )
+        if extra:
+            problems = pd.concat(
+                [problems, pd.DataFrame(extra, columns=PROBLEM_COLUMNS).astype("string")],
+                ignore_index=True,
+            )
+    missing_columns = set(problems.loc[problems["row"] == "1 (header)", "column"])
+    if missing_columns:
+        return raw, problems
+    return contract.convert(raw), problems
+
+
+# --------------------------------------------------------------------------------------------
+# The tables
+
+
+def unit_map_schema() -> Contract:
+    schema = pa.DataFrameSchema(
+        {
+            "commune_code": _text(checks=_code_checks(None), unique=True),
+            "commune_name": _text(),
+            "commune_type": _text(checks=[pa.Check.isin(COMMUNE_TYPES, name="allowed_values")]),
+            "district_name": _text(),
+            "district_type": _text(nullable=True, required=False),
+            "full_name": _text(nullable=True, required=False),
+            "district_full_name": _text(nullable=True, required=False),
+        },
+        strict=False,
+    )
+    return Contract("unit_map", schema, lambda f: f.copy())
+
+
+def changes_schema(known: set[str]) -> Contract:
+    schema = pa.DataFrameSchema(
+        {
+            "old_code": _text(checks=_code_checks(known)),
+            "new_code": _text(nullable=True, checks=_code_checks(known)),
+            "change": _text(checks=[pa.Check.isin(CHANGE_KINDS, name="allowed_values")]),
+            "old_full_name": _text(nullable=True, required=False),
+            "new_full_name": _text(nullable=True, required=False),
+            "source": _text(nullable=True, required=False),
+        },
+        strict=False,
+    )
+    return Contract("changes", schema, lambda f: f.copy())
+
+
+def _date_check() -> pa.Check:
+    return _element("date_format", lambda v: parse_date(v) is not None)
+
+
+def rollout_schema(known: set[str]) -> Contract:
+    schema = pa.DataFrameSchema(
+        {
+            "commune_code": _text(checks=_code_checks(known), unique=True),
+            "start_date": _text(nullable=True, checks=[_date_check()]),
+            "source": _text(nullable=True),
+        },
+        strict=False,
+    )
+
+    def convert(raw: pd.DataFrame) -> pd.DataFrame:
+        out = raw.copy()
+        out["start_date"] = pd.to_datetime(out["start_date"].map(parse_date))
+        return out
+
+    return Contract("rollout", schema, convert)
+
+
+def ballots_schema(
+    known: set[str], items: list[str], likert: tuple[int, int], no_opinion: list[int]
+) -> Contract:
+    allowed = {str(v) for v in range(likert[0], likert[1] + 1)} | {str(v) for v in no_opinion}
+
+    def likert_ok(v: str) -> bool:
+        v = v[:-2] if v.endswith(".0") else v
+        return v in allowed
+
+    columns: dict[str, pa.Column] = {
+        "ballot_id": _text(unique=True),
+        "commune_code": _text(checks=_code_checks(known)),
+        "household_id": _text(),
+        "survey_date": _text(nullable=True, checks=[_date_check()], required=False),
+        "wave": _text(
+            nullable=True,
+            required=False,
+            checks=[pa.Check.str_matches(_WAVE.pattern, name="wave_format")],
+        ),
+        "weight": _number(positive=True, required=False),
+    }
+    for item in items:
+        columns[item] = _text(nullable=True, checks=[_element("likert_range", likert_ok)])
+    schema = pa.DataFrameSchema(columns, strict=False)
+
+    def date_or_wave(raw: pd.DataFrame) -> list[tuple[str, pd.Index, str]]:
+        has_date = (
+            raw["survey_date"].notna() if "survey_date" in raw else pd.Series(False, raw.index)
+        )
+        has_wave = raw["wave"].notna() if "wave" in raw else pd.Series(False, raw.index)
+        missing = raw.index[~(has_date | has_wave)]
+        return [("date_or_wave", missing, "survey_date")] if len(missing) else []
+
+    def convert(raw: pd.DataFrame) -> pd.DataFrame:
+        out = raw.copy()
+        if "survey_date" in out:
+            out["survey_date"] = pd.to_datetime(out["survey_date"].map(parse_date))
+        else:
+            out["survey_date"] = pd.NaT
+        wave_from_date = out["survey_date"].dt.to_period("Q").astype("string")
+        if "wave" in out:
+            out["wave"] = out["wave"].fillna(wave_from_date)
+        else:
+            out["wave"] = wave_from_date
+        # A ballot known only by its wave is dated at the wave's first day (maps change on 1 Jan).
+        starts = pd.PeriodIndex(out["wave"].astype(str), freq="Q").start_time
+        out["survey_date"] = out["survey_date"].fillna(pd.Series(starts, index=out.index))
+        for item in items:
+            values = pd.to_numeric(out[item], errors="coerce")
+            out[item] = values.where(~values.isin(no_opinion)).astype("Float64")
+        out["weight"] = pd.to_numeric(out["weight"]) if "weight" in out else 1.0
+        return out
+
+    return Contract("ballots", schema, convert, date_or_wave)
+
+
+def admin_schema(known: set[str]) -> Contract:
+    columns: dict[str, pa.Column] = {
+        "commune_code": _text(checks=_code_checks(known)),
+        "period": _text(checks=[pa.Check.str_matches(_PERIOD.pattern, name="period_format")]),
+    }
+    for name in ADMIN_COUNTS:
+        columns[name] = _number(required=name in ("households_total", "ballot_roster"))
+    schema = pa.DataFrameSchema(columns, strict=False, unique=["commune_code", "period"])
+
+    def convert(raw: pd.DataFrame) -> pd.DataFrame:
+        out = raw.copy()
+        quarter = out["period"].str.contains("Q")
+        monthly = pd.PeriodIndex(out.loc[~quarter, "period"].astype(str), freq="M").asfreq("Q")
+        out["wave"] = out["period"]
+        out.loc[~quarter, "wave"] = monthly.astype(str)
+        for name in ADMIN_COUNTS:
+            if name in out:
+                out[name] = pd.to_numeric(out[name]).astype("Float64")
+        return out
+
+    return Contract("admin", schema, convert)
+
+
+def costs_schema(known: set[str]) -> Contract:
+    schema = pa.DataFrameSchema(
+        {
+            "commune_code": _text(checks=_code_checks(known)),
+            "item": _text(),
+            "setup_vnd": _number(),
+            "yearly_vnd": _number(),
+        },
+        strict=False,
+        unique=["commune_code", "item"],
+    )
+
+    def convert(raw: pd.DataFrame) -> pd.DataFrame:
+        out = raw.copy()
+        for name in ("setup_vnd", "yearly_vnd"):
+            out[name] = pd.to_numeric(out[name]).fillna(0.0).astype(float)
+        return out
+
+    return Contract("costs", schema, convert)

@@ -1,0 +1,397 @@
+"""Simulated Hà Nam demo data, deterministic from a seed and calibrated on the real unit lists.
+
+No real ballot data is public. This module writes files in exactly the format of the data
+contract (``data/README.md``) so that the whole package runs end to end, and every report built
+on them carries the "simulated data" banner.
+
+Design of the simulation (the "data-generating process"), per commune ``c``, wave ``t``, household ``i``::
+
+    latent_it = 3.3 + commune_c + 0.01 * t + wave_shock_t + shock_ct + tau_c * ramp(e) * D_ct + e_i
+    item_ijt  = cut(latent_it + item_j + noise_ij)  into 1..5
+
+* The 116 units of the 2019-12-01 map before 2020, the 109 units of the 2020-01-01 map after;
+  merged parts' households answer under the absorbing unit's code from 2020 (some still under
+  their old code in 2020Q1), dissolved units with an unverified neighbour stop.
+* 14 pilot communes from 2019Q4, chosen non-randomly within districts (better staffed, more
+  urban), among units the map change left intact; Hợp Lý (Lý Nhân), the one publicly reported
+  pilot, is always among them. Others adopt in later waves or never.
+* ``tau_c`` grows with one-stop staffing and with fidelity (condolence letters on time);
+  ``ramp`` is 1/2 in the first treated quarter and 1 after.
+* Non-response: a rostered household returns its ballot with a probability that rises with its
+  satisfaction (``nonresponse_strength``), so coverage is below 100% and selective.
+
+The true parameters (``true_parameters.json``, ``true_effects.csv``) are written beside the data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evaluation.config import BallotParams, DemoParams, Params
+from evaluation.data.io import atomic_path, read_table, write_table, write_text
+from evaluation.measures import score_ballots
+
+KNOWN_PILOT_NAME = ("Hợp Lý", "Lý Nhân")
+_THRESHOLDS = np.array([1.5, 2.5, 3.5, 4.5])
+_ROLLOUT_SOURCE = "simulated: demo rollout calendar (evaluation.demo)"
+
+
+@dataclass(frozen=True)
+class DemoFiles:
+    """Paths of one generated demo data set."""
+
+    folder: Path
+    rollout: Path
+    ballots: Path
+    admin: Path
+    costs: Path
+    true_parameters: Path
+    true_effects: Path
+
+
+def demo_folder(root: Path, params: DemoParams) -> Path:
+    """Folder of the demo generated with these parameters (one per parameter set)."""
+    digest = pd.util.hash_pandas_object(
+        pd.Series([json.dumps(params.model_dump(mode="json"), sort_keys=True)])
+    ).iloc[0]
+    return root / f"seed{params.seed}-{int(digest) % 10**8:08d}"
+
+
+def ensure_demo(params: Params, root: Path) -> DemoFiles:
+    """Generate the demo data under ``root`` unless it is already there; return its paths."""
+    folder = demo_folder(root, params.demo)
+    files = _files(folder)
+    if not (folder / "COMPLETE").is_file():
+        generate_demo(params, folder)
+    return files
+
+
+def _files(folder: Path) -> DemoFiles:
+    return DemoFiles(
+        folder=folder,
+        rollout=folder / "rollout.csv",
+        ballots=folder / "ballots.csv",
+        admin=folder / "admin.csv",
+        costs=folder / "costs.csv",
+        true_parameters=folder / "true_parameters.json",
+        true_effects=folder / "true_effects.csv",
+    )
+
+
+def _quarters(first: str, last: str) -> pd.PeriodIndex:
+    return pd.period_range(pd.Period(first, "Q"), pd.Period(last, "Q"), freq="Q")
+
+
+def simulate_communes(
+    units_before: pd.DataFrame,
+    units_after: pd.DataFrame,
+    changes: pd.DataFrame,
+    params: DemoParams,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Commune characteristics, pilot choice and adoption waves on the 116-unit map."""
+    units = units_before[["commune_code", "commune_name", "commune_type", "district_name"]].copy()
+    n = len(units)
+    urban = units["commune_type"].isin(["phuong", "thi_tran"]).to_numpy(float)
+    households = np.round(rng.uniform(1500, 3500, n) * (1 + 0.6 * urban)).astype(int)
+    staff_z = rng.normal(0, 1, n) + 0.6 * urban
+    one_stop_staff = np.clip(np.round(2 + 0.0006 * households + 0.8 * staff_z), 1, None)
+    fidelity = 1 / (1 + np.exp(-(0.6 + 0.5 * staff_z + rng.normal(0, 0.8, n))))
+    quality = rng.normal(0, 0.30, n) + 0.12 * urban + 0.08 * staff_z
+    units = units.assign(
+        urban=urban,
+        households_total=households,
+        one_stop_staff=one_stop_staff,
+        staff_z=staff_z,
+        fidelity=fidelity,
+        quality=quality,
+    )
+    # Pilots only among units the 2020 map change left intact.
+    touched = set(changes["old_code"]) | set(changes["new_code"].dropna())
+    renamed = set(changes.loc[changes["change"] == "renamed_or_reclassified", "old_code"])
+    absorbing = set(changes.loc[changes["change"] == "merged", "new_code"])
+    eligible = ~units["commune_code"].isin((touched - renamed) | absorbing)
+    eligible &= units["commune_code"].isin(set(units_after["commune_code"]))
+    known = (units["commune_name"] == KNOWN_PILOT_NAME[0]) & (
+        units["district_name"] == KNOWN_PILOT_NAME[1]
+    )
+    districts = units["district_name"].unique()
+    sizes = units.groupby("district_name").size()
+    quota = np.maximum(1, np.floor(params.n_pilot * sizes / n)).astype(int)
+    while quota.sum() < params.n_pilot:  # hand out the remainder to the largest districts
+        quota[(params.n_pilot * sizes / n - quota).idxmax()] += 1
+    pilot = np.zeros(n, bool)
+    pilot[np.flatnonzero(known.to_numpy())] = True
+    score = 1.2 * urban + 1.0 * staff_z  # better staffed, more urban communes were chosen
+    for district in districts:
+        in_d = (units["district_name"] == district).to_numpy() & eligible.to_numpy() & ~pilot
+        need = quota[district] - int(pilot[(units["district_name"] == district).to_numpy()].sum())
+        if need <= 0:
+            continue
+        idx = np.flatnonzero(in_d)
+        weights = np.exp(score[idx])
+        chosen = rng.choice(idx, size=min(need, len(idx)), replace=False, p=weights / weights.sum())
+        pilot[chosen] = True
+    units["pilot"] = pilot
+    return units
+
+
+def simulate_rollout(
+    communes: pd.DataFrame, units_after: pd.DataFrame, params: DemoParams, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Rollout calendar on the codes in force at each start: pilots in 2019, others later."""
+    rows = [
+        (code, params.pilot_start.isoformat(), "simulated: pilot decision of the province (2019)")
+        for code in communes.loc[communes["pilot"], "commune_code"]
+    ]
+    pilots = set(communes.loc[communes["pilot"], "commune_code"])
+    others = [c for c in units_after["commune_code"] if c not in pilots]
+    waves = [pd.Period(w, "Q").start_time.date().isoformat() for w in params.rollout_waves]
+    for code in others:
+        if rng.random() < params.never_adopt_share:
+            rows.append((code, "", ""))
+        else:
+            rows.append((code, waves[rng.integers(len(waves))], _ROLLOUT_SOURCE))
+    return pd.DataFrame(rows, columns=["commune_code", "start_date", "source"])
+
+
+def _answer(latent: np.ndarray) -> np.ndarray:
+    return 1 + np.searchsorted(_THRESHOLDS, latent)
+
+
+def generate_demo(params: Params, folder: Path) -> DemoFiles:
+    """Write the demo data set for ``params.demo`` into ``folder`` (atomically complete)."""
+    demo = params.demo
+    rng = np.random.default_rng(demo.seed)
+    registry_maps = sorted(params.data.registry.maps, key=lambda m: m.effective_date)
+    before = read_table(registry_maps[0].path).reset_index(drop=True)
+    after = read_table(registry_maps[-1].path).reset_index(drop=True)
+    change_date = pd.Timestamp(registry_maps[-1].effective_date)
+    changes = (
+        read_table(params.data.registry.changes).reset_index(drop=True)
+        if params.data.registry.changes
+        else pd.DataFrame(columns=["old_code", "new_code", "change"])
+    )
+    communes = simulate_communes(before, after, changes, demo, rng)
+    rollout = simulate_rollout(communes, after, demo, rng)
+    start = pd.to_datetime(rollout.set_index("commune_code")["start_date"].replace("", None))
+    start_wave = start.dt.to_period("Q")
+    waves = _quarters(demo.first_wave, demo.last_wave)
+    new_code = changes.dropna(subset=["new_code"]).set_index("old_code")["new_code"]
+    after_codes = set(after["commune_code"])
+    wave_shock = rng.normal(0, 0.04, len(waves))
+    factors = params.ballot.factors
+    items = params.ballot.items
+    item_shift = rng.normal(0, 0.15, len(items))
+    item_gain = np.array(
+        [1.3 if (i in params.ballot.model_items or i.startswith("staff")) else 1.0 for i in items]
+    )
+
+    tau = demo.effect_latent * (
+        1 + 0.35 * communes["staff_z"] + 0.6 * (communes["fidelity"] - 0.65) / 0.2
+    )
+    communes["tau"] = np.clip(tau, 0.0, None)
+
+    ballots, admin, truth = [], [], []
+    counter = 0
+    for t, wave in enumerate(waves):
+        on_new_map = wave.start_time >= change_date
+        for c in communes.itertuples(index=False):
+            code = c.commune_code
+            if on_new_map and code not in after_codes:
+                code = new_code.get(code)
+                if code is None or pd.isna(code):
+                    continue  # dissolved into a neighbour we cannot name: no more ballots here
+            first = start_wave.get(code if on_new_map else c.commune_code, pd.NaT)
+            if c.pilot:
+                first = pd.Period(demo.pilot_start, "Q")
+            treated = pd.notna(first) and wave >= first
+            ramp = 0.0 if not treated else (0.5 if wave == first else 1.0)
+            roster = int(rng.integers(demo.ballots_min + 10, demo.ballots_max + 16))
+            base = 3.3 + c.quality + 0.01 * t + wave_shock[t] + rng.normal(0, 0.08)
+            latent0 = base + rng.normal(0, 0.6, roster)
+            latent1 = latent0 + c.tau * ramp
+            latent = latent1 if treated else latent0
+            p_return = 1 / (1 + np.exp(-(1.1 + demo.nonresponse_strength * (latent - 3.3))))
+            returned = rng.random(roster) < p_return
+            n_ret = int(returned.sum())
+            if n_ret < demo.ballots_min:  # officers chase the missing ballots up to the minimum
+                extra = rng.choice(
+                    np.flatnonzero(~returned), demo.ballots_min - n_ret, replace=False
+                )
+                returned[extra] = True
+            elif n_ret > demo.ballots_max:
+                drop = rng.choice(np.flatnonzero(returned), n_ret - demo.ballots_max, replace=False)
+                returned[drop] = False
+            idx = np.flatnonzero(returned)
+            noise = rng.normal(0, 0.5, (len(idx), len(items)))
+            answers0 = _answer(latent0[idx, None] + item_shift + noise)
+            answers1 = _answer(latent0[idx, None] + item_shift + noise + c.tau * ramp * item_gain)
+            answers = (answers1 if treated else answers0).astype(float)
+            no_opinion = rng.random(answers.shape) < 0.03
+            answers[no_opinion] = np.where(rng.random(no_opinion.sum()) < 0.8, 9, 0)
+            record_code = code
+            if (
+                on_new_map
+                and c.commune_code != code
+                and wave == waves[waves >= pd.Period(change_date, "Q")][0]
+            ):
+                # In the first quarter after the merger some ballots still carry the old code.
+                record_code = c.commune_code if rng.random() < 0.3 else code
+            day = wave.start_time + pd.to_timedelta(rng.integers(10, 80, len(idx)), unit="D")
+            frame = pd.DataFrame(answers.astype(int), columns=items)
+            frame.insert(0, "ballot_id", [f"B{counter + k:07d}" for k in range(len(idx))])
+            frame.insert(1, "commune_code", record_code)
+            frame.insert(2, "survey_date", day.strftime("%d/%m/%Y"))
+            frame.insert(3, "wave", str(wave))
+            frame.insert(4, "household_id", [f"{c.commune_code}-H{h:04d}" for h in idx])
+            frame["respondent_female"] = (rng.random(len(idx)) < 0.45).astype(int)
+            frame["weight"] = np.round(c.households_total / len(idx), 3)
+            counter += len(idx)
+            ballots.append(frame)
+            if treated:
+                truth.append(
+                    (code, str(wave), c.pilot, answers0.astype(float), answers1.astype(float))
+                )
+            admin.append(_admin_row(c, code, wave, treated, roster, rng))
+    ballots_frame = pd.concat(ballots, ignore_index=True)
+    admin_frame = pd.DataFrame(admin)
+    admin_frame = admin_frame.groupby(["commune_code", "period"], as_index=False).agg(
+        {**{k: "sum" for k in admin_frame.columns if k not in ("commune_code", "period")}}
+    )
+    costs = _costs(after, communes, rng)
+    true_params, true_effects = _truth(truth, communes, params.ballot, demo)
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    files = _files(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "COMPLETE").unlink(missing_ok=True)
+    write_table(rollout, files.rollout)
+    write_table(ballots_frame, files.ballots)
+    write_table(admin_frame, files.admin)
+    write_table(costs, files.costs)
+    write_table(true_effects, files.true_effects)
+    write_text(json.dumps(true_params, indent=2, ensure_ascii=False), files.true_parameters)
+    write_text(
+        "SIMULATED DATA / DỮ LIỆU MÔ PHỎNG\n\nGenerated by evaluation.demo with parameters:\n"
+        + json.dumps(demo.model_dump(mode="json"), indent=2)
+        + "\n\nThe commune list is real (GSO); every ballot, indicator and cost is simulated.\n",
+        folder / "README.txt",
+    )
+    with atomic_path(folder / "COMPLETE") as tmp:
+        tmp.write_text("ok\n")
+    return files
+
+
+def _admin_row(
+    c, code: str, wave: pd.Period, treated: bool, roster: int, rng: np.random.Generator
+) -> dict:
+    hh = int(c.households_total)
+    received = int(rng.poisson(hh / 12))
+    on_time = int(
+        rng.binomial(received, min(0.98, 0.84 + 0.03 * c.staff_z + (0.05 if treated else 0)))
+    )
+    late = received - on_time
+    due = int(rng.poisson(hh * 0.004))
+    cond_rate = c.fidelity if treated else 0.35
+    return {
+        "commune_code": code,
+        "period": str(wave),
+        "dossiers_received": received,
+        "dossiers_on_time": on_time,
+        "apology_letters": int(rng.binomial(late, 0.7 if treated else 0.1)),
+        "condolence_due": due,
+        "condolence_on_time": int(rng.binomial(due, cond_rate)),
+        "complaints_attitude": int(rng.poisson(hh / 1000 * (0.5 if treated else 1.0))),
+        "one_stop_staff": int(c.one_stop_staff),
+        "households_total": hh,
+        "ballot_roster": roster,
+    }
+
+
+def _costs(after: pd.DataFrame, communes: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    info = communes.set_index("commune_code")
+    rows = []
+    for code in after["commune_code"]:
+        hh = float(info["households_total"].get(code, 2500))
+        urban = float(info["urban"].get(code, 0.0))
+        rows += [
+            (code, "training", round(rng.uniform(15, 30) * 1e6, -3), 0.0),
+            (
+                code,
+                "one_stop_upgrade",
+                round(rng.uniform(40, 120) * 1e6 * (1 - 0.3 * urban), -3),
+                0.0,
+            ),
+            (code, "reward_fund", 0.0, round(rng.uniform(10, 30) * 1e6, -3)),
+            (code, "ballot_printing", 0.0, round(hh * 2_000.0, -3)),
+        ]
+    return pd.DataFrame(rows, columns=["commune_code", "item", "setup_vnd", "yearly_vnd"])
+
+
+def _truth(
+    truth: list, communes: pd.DataFrame, ballot: BallotParams, demo: DemoParams
+) -> tuple[dict, pd.DataFrame]:
+    """True effects on the measured outcomes, from each treated ballot's two potential answers."""
+    items = ballot.items
+    sipas = [i for v in ballot.factors.values() for i in v]
+    rows = []
+    for code, wave, pilot, a0, a1 in truth:
+        s0 = score_ballots(pd.DataFrame(a0, columns=items), ballot)
+        s1 = score_ballots(pd.DataFrame(a1, columns=items), ballot)
+        rows.append(
+            {
+                "commune_code": code,
+                "wave": wave,
+                "pilot": bool(pilot),
+                "n_ballots": len(a0),
+                "effect_index": float((s1["satisfaction_index"] - s0["satisfaction_index"]).mean()),
+                "effect_pct_satisfied": float((s1["pct_satisfied"] - s0["pct_satisfied"]).mean()),
+            }
+        )
+    cells = pd.DataFrame(rows)
+    pilot_cells = cells[cells["pilot"]]
+    rollout_start = min(pd.Period(w, "Q") for w in demo.rollout_waves)
+    in_window = pilot_cells[pilot_cells["wave"].map(lambda w: pd.Period(w, "Q") < rollout_start)]
+
+    def avg(frame: pd.DataFrame, col: str) -> float:
+        return (
+            float(np.average(frame[col], weights=frame["n_ballots"]))
+            if len(frame)
+            else float("nan")
+        )
+
+    def cell_avg(frame: pd.DataFrame, col: str) -> float:
+        return float(frame[col].mean()) if len(frame) else float("nan")
+
+    params = {
+        "simulated": True,
+        "note": "True parameters of the simulated demo; not facts about Hà Nam.",
+        "seed": demo.seed,
+        "effect_latent": demo.effect_latent,
+        "n_pilot": int(communes["pilot"].sum()),
+        "pilot_codes": sorted(communes.loc[communes["pilot"], "commune_code"]),
+        "att_index_pilot_window_ballots": avg(in_window, "effect_index"),
+        "att_index_pilot_window_cells": cell_avg(in_window, "effect_index"),
+        "att_pct_satisfied_pilot_window_ballots": avg(in_window, "effect_pct_satisfied"),
+        "att_pct_satisfied_pilot_window_cells": cell_avg(in_window, "effect_pct_satisfied"),
+        "sipas_items": sipas,
+    }
+    per_commune = communes[
+        [
+            "commune_code",
+            "pilot",
+            "urban",
+            "staff_z",
+            "fidelity",
+            "tau",
+            "households_total",
+            "one_stop_staff",
+        ]
+    ].rename(columns={"tau": "effect_latent"})
+    return params, per_commune
