@@ -276,6 +276,7 @@ def fit_within(
         "ssc_factor": float(factor),
         "df_k": float(df_k),
         "df_t": float(df_t),
+        "confidence_level": 1.0 - alpha,
     }
     return WithinFit(
         results=results,

@@ -1,0 +1,214 @@
+"""Event study: effects by time relative to a commune's first treated wave, with a pre-trend test.
+
+``outcome ~ sum_e 1[wave - first_treated = e] | commune + wave`` with the event time ``e = -1``
+(the wave before the pilot started) as reference, fitted like :func:`~.twfe.twfe` (absorbed
+fixed effects, statsmodels OLS/WLS, cluster-robust SE). Never-treated communes
+(``first_treated`` missing) have no event-time dummies and form the comparison group. The joint
+cluster-robust Wald test that all leads are zero is the usual pre-trend check; with staggered
+adoption and heterogeneous effects the dummies can be contaminated (Sun and Abraham 2021), so
+read it beside the Callaway-Sant'Anna estimates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from evaluation.estimators.result import EffectEstimate
+from evaluation.estimators.twfe import Ssc, fit_within
+
+__all__ = ["event_term", "event_study", "parse_event_term"]
+
+
+def event_term(e: int) -> str:
+    """Term name of event time ``e``: ``-4 -> "e-4"``, ``0 -> "e+0"``, ``3 -> "e+3"``."""
+    return f"e{int(e):+d}"
+
+
+def parse_event_term(term: str) -> int:
+    """Event time of a term name made by :func:`event_term` (``"e-4" -> -4``)."""
+    if not (isinstance(term, str) and term.startswith("e") and term[1:2] in "+-"):
+        raise ValueError(f"{term!r} is not an event-time term like 'e-4' or 'e+0'.")
+    return int(term[1:])
+
+
+def event_study(
+    data: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    first_treated: str,
+    cluster: str | None = None,
+    weights: str | None = None,
+    leads: int = 4,
+    lags: int = 4,
+    reference: int = -1,
+    bin_endpoints: bool = True,
+    ssc: Ssc = "fixest",
+    covariates: Sequence[str] = (),
+    alpha: float = 0.05,
+    estimator: str = "event_study_twfe",
+) -> EffectEstimate:
+    """Dynamic two-way fixed effects (event-study) estimates with a joint pre-trend test.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per ballot or per commune-wave.
+    outcome : str
+        Outcome column.
+    unit, time : str
+        Fixed-effect columns; ``time`` must be an integer period index (waves 1, 2, ...).
+    first_treated : str
+        First treated period of the unit, in the units of ``time``; NaN for never-treated units.
+    cluster : str, optional
+        Cluster column; defaults to ``unit``.
+    weights : str, optional
+        Positive weights.
+    leads, lags : int
+        Event window ``-leads .. lags``.
+    reference : int
+        Omitted event time (default -1, the period before treatment).
+    bin_endpoints : bool
+        If True, event times beyond the window are pooled into the end bins (``e-leads`` holds
+        every ``e <= -leads``, ``e+lags`` every ``e >= lags``). If False, treated units'
+        observations outside the window are dropped (counted in ``notes``).
+    ssc : {"fixest", "statsmodels"}
+        Small-sample convention (see :mod:`.twfe`).
+    covariates : sequence of str
+        Numeric controls.
+    alpha : float
+        1 - confidence level.
+    estimator : str
+        Name written in the ``estimator`` field.
+
+    Returns
+    -------
+    EffectEstimate
+        Terms ``"e-4" ... "e+4"`` without the reference, in event-time order; diagnostics
+        ``pretrend_wald`` (Wald statistic / number of leads, an F statistic), ``pretrend_df``
+        (number of leads tested), ``pretrend_df_denom`` (G - 1), ``pretrend_p_value``,
+        ``reference``, ``binned_endpoints`` and ``singletons_dropped``.
+
+    Raises
+    ------
+    ValueError
+        On missing columns, non-integer periods, a reference outside the window, or no
+        treated observation in the window.
+    """
+    cluster = unit if cluster is None else cluster
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    for arg, name in [("unit", unit), ("time", time), ("first_treated", first_treated)]:
+        if name not in data.columns:
+            raise ValueError(f"{arg} column {name!r} not found in the data.")
+    if leads < 1 or lags < 0:
+        raise ValueError(f"leads must be >= 1 and lags >= 0, got leads={leads}, lags={lags}.")
+    if not -leads <= reference <= lags:
+        raise ValueError(
+            f"reference={reference} lies outside the event window -{leads}..{lags}; "
+            "choose a reference inside it (usually -1)."
+        )
+    if not pd.api.types.is_numeric_dtype(data[time]):
+        raise ValueError(f"time column {time!r} must hold integer periods, got {data[time].dtype}.")
+    if not pd.api.types.is_numeric_dtype(data[first_treated]):
+        raise ValueError(
+            f"first_treated column {first_treated!r} must be numeric periods (NaN = never treated), "
+            f"got {data[first_treated].dtype}."
+        )
+    period = data[time].to_numpy(dtype=float)
+    start = data[first_treated].to_numpy(dtype=float)
+    finite = ~np.isnan(period)
+    if np.any(period[finite] != np.round(period[finite])):
+        raise ValueError(f"time column {time!r} must hold integer periods (waves 1, 2, ...).")
+
+    rel = period - start  # NaN for never-treated units and missing periods
+    ever = ~np.isnan(rel)
+    notes: list[str] = []
+    if bin_endpoints:
+        rel = np.where(ever, np.clip(rel, -leads, lags), np.nan)
+        frame = data
+    else:
+        outside = ever & ((rel < -leads) | (rel > lags))
+        frame = data.loc[~outside]
+        rel = rel[~outside]
+        ever = ever[~outside]
+        if outside.any():
+            notes.append(
+                f"{int(outside.sum()):,} treated observations outside the event window "
+                f"-{leads}..{lags} dropped"
+            )
+
+    window = [e for e in range(-leads, lags + 1) if e != reference]
+    dummies = {event_term(e): (rel == e).astype(np.float64) for e in window}
+    empty = [name for name, col in dummies.items() if not col.any()]
+    if empty:
+        notes.append(f"event times without observations left out: {empty}")
+    names = [name for name in dummies if name not in empty]
+    if not names:
+        raise ValueError(
+            f"no treated observation falls in the event window -{leads}..{lags}; "
+            f"check {first_treated!r} and {time!r}."
+        )
+    base_cols = list(
+        dict.fromkeys(c for c in [outcome, unit, time, cluster, weights, *covariates] if c)
+    )
+    missing = [c for c in base_cols if c not in frame.columns]
+    if missing:
+        raise ValueError(f"column(s) {missing} not found in the data.")
+    clash = [n for n in names if n in base_cols]
+    if clash:
+        raise ValueError(f"data already has columns named {clash}; rename them.")
+    design = frame[base_cols].copy()
+    for name in names:
+        design[name] = dummies[name]
+    design["_post"] = (ever & (rel >= 0)).astype(np.float64)
+
+    fit = fit_within(
+        design,
+        outcome,
+        [*names, *covariates],
+        [unit, time],
+        cluster,
+        weights=weights,
+        ssc=ssc,
+        alpha=alpha,
+        extra_columns=["_post"],
+    )
+    lead_names = [n for n in names if parse_event_term(n) < 0]
+    f_stat, q, p_value = fit.wald(lead_names)
+    post = fit.frame["_post"].to_numpy() > 0
+    n_treated_clusters = int(np.unique(fit.cluster_codes[post]).size)
+
+    diagnostics = dict(fit.diagnostics)
+    diagnostics.update(
+        {
+            "pretrend_wald": f_stat,
+            "pretrend_df": float(q),
+            "pretrend_df_denom": float(fit.df_t),
+            "pretrend_p_value": p_value,
+            "reference": float(reference),
+            "binned_endpoints": float(bool(bin_endpoints)),
+            "leads": float(leads),
+            "lags": float(lags),
+        }
+    )
+    inference = (
+        fit.inference + f"; pre-trend test: joint Wald on {q} leads, F({q}, {fit.df_t})"
+        if q
+        else fit.inference
+    )
+    return EffectEstimate(
+        outcome=outcome,
+        estimand="ATT(e)",
+        estimator=estimator,
+        terms=fit.terms.loc[names],
+        n_obs=fit.n_obs,
+        n_clusters=fit.n_clusters,
+        n_treated_clusters=n_treated_clusters,
+        inference=inference,
+        model=fit.results,
+        notes=tuple(notes) + fit.notes,
+        diagnostics=diagnostics,
+    )
