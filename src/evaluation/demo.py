@@ -185,7 +185,6 @@ def generate_demo(params: Params, folder: Path) -> DemoFiles:
     new_code = changes.dropna(subset=["new_code"]).set_index("old_code")["new_code"]
     after_codes = set(after["commune_code"])
     wave_shock = rng.normal(0, 0.04, len(waves))
-    factors = params.ballot.factors
     items = params.ballot.items
     item_shift = rng.normal(0, 0.15, len(items))
     item_gain = np.array(

@@ -1,0 +1,67 @@
+"""Command line: ``evaluation run | validate | demo``.
+
+``evaluation run params/default.yaml [--out DIR]`` is the one entry point that reruns everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from evaluation.config import PROJECT_ROOT, ParamsError, load_params
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="evaluation", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run every notebook and render the reports into a new run folder")
+    run.add_argument("params", type=Path, help="parameter file, e.g. params/default.yaml")
+    run.add_argument("--out", type=Path, default=None, help="parent folder of the run folder (default runs/)")
+    run.add_argument("--only", nargs="+", default=None, metavar="NOTEBOOK", help="run only these notebooks")
+    group = run.add_mutually_exclusive_group()
+    group.add_argument("--keep-going", action="store_true", help="after a failing notebook, run the others")
+    group.add_argument("--stop", action="store_true", help="stop at the first failing notebook")
+    val = sub.add_parser("validate", help="check the input data against the contract and list every problem")
+    val.add_argument("params", type=Path)
+    demo = sub.add_parser("demo", help="generate the simulated demo data set")
+    demo.add_argument("params", type=Path, nargs="?", default=PROJECT_ROOT / "params" / "default.yaml")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code (0 = success)."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from evaluation.runner import run
+
+            on_error = "continue" if args.keep_going else ("stop" if args.stop else None)
+            result = run(args.params, out=args.out, notebooks=args.only, on_error=on_error)
+            return 0 if result.ok else 1
+        if args.command == "validate":
+            from evaluation.data.problems import DataValidationError
+            from evaluation.prepare import prepare_inputs, resolve_demo_paths
+
+            params = resolve_demo_paths(load_params(args.params), PROJECT_ROOT / "data" / "demo")
+            try:
+                prepared = prepare_inputs(params)
+            except DataValidationError as err:
+                print(err, file=sys.stderr)
+                return 1
+            print(f"valid: {prepared.meta}")
+            return 0
+        if args.command == "demo":
+            from evaluation.demo import ensure_demo
+
+            files = ensure_demo(load_params(args.params), PROJECT_ROOT / "data" / "demo")
+            print(f"demo data (SIMULATED) in {files.folder}")
+            return 0
+    except ParamsError as err:
+        print(f"parameter error:\n{err}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
