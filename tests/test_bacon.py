@@ -78,3 +78,22 @@ def test_nan_first_treated_means_never_and_unbalanced_panel_is_refused():
         bacon_decomposition(frame.iloc[1:], "satisfaction", "commune", "wave", "first_wave")
     with pytest.raises(ValueError, match="outcome='index'"):
         bacon_decomposition(frame, "index", "commune", "wave", "first_wave")
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_bacon_figure_has_one_series_per_type(language):
+    from evaluation.i18n import t
+    from evaluation.report.figures_rollout import bacon_figure
+    from evaluation.report.style import close
+
+    result = bacon_decomposition(commune_panel(), "satisfaction", "commune", "wave", "first_wave")
+    fig = bacon_figure(result, language)
+    ax = fig.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    for kind in result.by_type.index:
+        assert t(f"rollout.bacon.types.{kind}", language) in labels
+    points = sum(len(c.get_offsets()) for c in ax.collections)
+    assert points == len(result.comparisons)
+    close(fig)
+    with pytest.raises(ValueError, match="BaconDecomposition"):
+        bacon_figure(result.comparisons, language)

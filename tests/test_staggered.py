@@ -309,3 +309,32 @@ def test_bad_input_raises_clear_errors():
     result = group_time_att(frame, "y", "commune", "wave", "first_wave")
     with pytest.raises(ValueError, match="kind"):
         aggregate(result, "cohort")
+
+
+def test_rollout_messages_have_the_same_keys_in_both_languages():
+    from evaluation.i18n import messages
+
+    vi = {k for k in messages("vi") if k.startswith("rollout.")}
+    en = {k for k in messages("en") if k.startswith("rollout.")}
+    assert vi == en and len(vi) > 10
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_group_time_and_dynamic_figures(language):
+    from evaluation.i18n import t
+    from evaluation.report.figures_rollout import dynamic_effects_figure, group_time_figure
+    from evaluation.report.style import close
+
+    frame = simulate_panel(seed=4)
+    result = group_time_att(frame, "y", "commune", "wave", "first_wave")
+    fig = group_time_figure(result, language)
+    assert len(fig.axes) == result.att_gt["group"].nunique()
+    assert fig.axes[0].get_title() == t("rollout.group_time.cohort", language, group=3)
+    close(fig)
+    dynamic = aggregate(result, "dynamic", bootstrap=True, n_boot=199)
+    fig = dynamic_effects_figure(dynamic, language)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert t("rollout.dynamic.band", language, level=95) in labels
+    close(fig)
+    with pytest.raises(ValueError, match="event-time terms"):
+        dynamic_effects_figure(aggregate(result, "group"), language)
