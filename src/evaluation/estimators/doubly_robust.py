@@ -155,7 +155,7 @@ def _logit_propensity(
 
 
 def _tilting_propensity(
-    d: np.ndarray, x: np.ndarray, w: np.ndarray, trim_level: float, tol: float = 1e-12
+    d: np.ndarray, x: np.ndarray, w: np.ndarray, trim_level: float, tol: float = 1e-13
 ) -> _Propensity:
     """Inverse probability tilting: minimise mean(w * (-d x'g + (1 - d) exp(x'g))).
 
@@ -173,15 +173,15 @@ def _tilting_propensity(
         with np.errstate(over="ignore"):
             return float(np.mean(w * (-d * index) + ctrl * np.exp(index)))
 
-    converged = False
+    def gradient(g: np.ndarray) -> np.ndarray:
+        return (x.T @ (ctrl * np.exp(x @ g) - w * d)) / n
+
     current = loss(gamma)
     for _ in range(200):
-        odds = np.exp(x @ gamma)
-        grad = (x.T @ (ctrl * odds - w * d)) / n
+        grad = gradient(gamma)
         if np.max(np.abs(grad)) < tol:
-            converged = True
             break
-        hess = x.T @ ((ctrl * odds)[:, None] * x) / n
+        hess = x.T @ ((ctrl * np.exp(x @ gamma))[:, None] * x) / n
         try:
             step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
@@ -190,12 +190,16 @@ def _tilting_propensity(
         while size > 1e-10:
             candidate = gamma - size * step
             value = loss(candidate)
-            if np.isfinite(value) and value <= current + 1e-4 * size * float(grad @ -step):
+            if np.isfinite(value) and value <= current - 1e-4 * size * float(grad @ step):
                 break
             size /= 2.0
         else:
+            # No decrease left at floating-point precision: we are at the minimum (checked below).
             break
         gamma, current = candidate, value
+    # Near the optimum the loss stops decreasing in floating point before the gradient reaches
+    # tol; accept gradients below 1e-8 (R's trust() stops at a similar relative precision).
+    converged = bool(np.all(np.isfinite(gamma)) and np.max(np.abs(gradient(gamma))) < 1e-8)
     if not converged:
         # Same fallback as R's pscore.cal when the tilting fails: the logit fit.
         gamma = np.asarray(logit.params, float)
