@@ -56,9 +56,11 @@ def demean_two_way(
     for _ in range(max_iter):
         before = out.copy()
         for codes, totals in ((unit_codes, unit_w), (time_codes, time_w)):
-            sums = np.zeros((len(totals), out.shape[1]))
-            np.add.at(sums, codes, out * w[:, None])
-            out -= (sums / totals[:, None])[codes]
+            # bincount per column is far faster than np.add.at on large panels.
+            weighted = out * w[:, None]
+            for j in range(out.shape[1]):
+                means = np.bincount(codes, weights=weighted[:, j], minlength=len(totals)) / totals
+                out[:, j] -= means[codes]
         if np.max(np.abs(out - before)) < tol * max(1.0, np.max(np.abs(before))):
             break
     return out
@@ -221,8 +223,9 @@ def sun_abraham(
         notes.append(f"Collinear cells dropped: {', '.join(dropped)}.")
         cells, x_tilde = cells.loc[keep].reset_index(drop=True), x_tilde[:, keep]
     x_frame = pd.DataFrame(x_tilde, columns=cells["name"])
-    model = sm.WLS(y_tilde, x_frame, weights=w)
-    fit = model.fit(cov_type="cluster", cov_kwds={"groups": cluster_codes})
+    # hasconst=False and QR skip statsmodels' SVD-based rank checks (the FE absorb the constant).
+    model = sm.WLS(y_tilde, x_frame, weights=w, hasconst=False)
+    fit = model.fit(method="qr", cov_type="cluster", cov_kwds={"groups": cluster_codes})
 
     # fixest/pyfixest default small-sample factor: K counts the coefficients and all T period
     # effects; unit effects nested in unit/commune clusters are not counted (statsmodels
