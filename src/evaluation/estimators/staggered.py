@@ -741,8 +741,10 @@ def aggregate(
     min_e, max_e : int, optional
         Event-time window (ignored for ``calendar``, as in ``did``).
     bootstrap : bool
-        Multiplier bootstrap (clustered like the analytic SEs): bootstrap SEs and, for the
-        per-event/cohort/period terms, a uniform (simultaneous) confidence band.
+        Multiplier bootstrap (clustered like the analytic SEs): bootstrap SEs (scaled
+        interquartile range, as ``did``) and, for the per-event/cohort/period terms, a uniform
+        (simultaneous) confidence band with simultaneous p-values (share of bootstrap max-|t|
+        draws at least as large as the term's |t|). The headline ``ATT`` stays pointwise.
     n_boot, seed, multiplier
         Bootstrap draws, seed, and multiplier law (Mammen two-point, or Rademacher).
 
