@@ -61,6 +61,23 @@ def test_single_fixed_effect_is_one_pass_group_demeaning() -> None:
     assert iterations == 1 and converged
 
 
+def test_codes_do_not_depend_on_the_id_type() -> None:
+    frame = _unbalanced(7)
+    as_text = frame.assign(
+        commune="xa-" + frame["commune"].astype(str),
+        wave=frame["wave"].astype("Int64"),
+    )
+    a = absorb(frame, ["y"], ["commune", "wave"], tol=1e-13)
+    b = absorb(as_text, ["y"], ["commune", "wave"], tol=1e-13)
+    np.testing.assert_allclose(a.values, b.values, atol=1e-10)
+    assert a.n_levels == b.n_levels == (frame["commune"].nunique(), frame["wave"].nunique())
+    # Sparse large integer ids take the hash-table path and give the same demeaning.
+    sparse = frame.assign(commune=frame["commune"] * 10**9)
+    np.testing.assert_allclose(
+        absorb(sparse, ["y"], ["commune", "wave"], tol=1e-13).values, a.values, atol=1e-10
+    )
+
+
 def test_demean_does_not_modify_its_input() -> None:
     frame = _unbalanced(3)
     x = frame[["y", "x"]].to_numpy().copy()

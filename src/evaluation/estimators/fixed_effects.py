@@ -76,13 +76,26 @@ def factorize(frame: pd.DataFrame, fixed_effects: Sequence[str]) -> np.ndarray:
     _check_columns(frame, fixed_effects, "fixed_effects")
     codes = np.empty((len(frame), len(fixed_effects)), dtype=np.int64)
     for j, name in enumerate(fixed_effects):
-        c, _ = pd.factorize(frame[name], sort=False)
-        if (c < 0).any():
-            raise ValueError(
-                f"fixed effect column {name!r} has missing values; drop those rows first."
-            )
-        codes[:, j] = c
+        codes[:, j] = _codes(frame[name], name)
     return codes
+
+
+def _codes(column: pd.Series, name: str) -> np.ndarray:
+    """Dense integer codes of one column (sorted order for integers, first-seen otherwise)."""
+    if pd.api.types.is_integer_dtype(column.dtype) and len(column) and not column.hasnans:
+        values = column.to_numpy(dtype=np.int64)
+        low = int(values.min())
+        span = int(values.max()) - low + 1
+        # Integer ids in a compact range (communes, waves): O(n) relabelling with bincount
+        # instead of a hash table, several times faster at millions of rows.
+        if span <= 4 * len(values) + 1024:
+            shifted = values - low
+            present = np.bincount(shifted, minlength=span) > 0
+            return (np.cumsum(present) - 1)[shifted]
+    c, _ = pd.factorize(column, sort=False)
+    if (c < 0).any():
+        raise ValueError(f"fixed effect column {name!r} has missing values; drop those rows first.")
+    return c.astype(np.int64, copy=False)
 
 
 def find_singletons(codes: np.ndarray) -> np.ndarray:

@@ -189,17 +189,23 @@ def fit_within(
     x = absorbed.values[:, 1:]
     _check_rank(x, frame, regressors)
 
-    cluster_codes = factorize(frame, [cluster])[:, 0]
+    if cluster in fixed_effects:
+        cluster_codes = absorbed.codes[:, fixed_effects.index(cluster)]
+    else:
+        cluster_codes = factorize(frame, [cluster])[:, 0]
     n_clusters = int(cluster_codes.max()) + 1
     if n_clusters < 2:
         raise ValueError(f"cluster column {cluster!r} has fewer than 2 clusters; cannot cluster.")
 
+    # hasconst=False: demeaned data have no constant; skips statsmodels' costly constant check.
     exog = pd.DataFrame(x, columns=regressors, copy=False)
     endog = pd.Series(y, name=outcome, copy=False)
     if weights is None:
-        model = sm.OLS(endog, exog)
+        model = sm.OLS(endog, exog, hasconst=False)
     else:
-        model = sm.WLS(endog, exog, weights=frame[weights].to_numpy(dtype=np.float64))
+        model = sm.WLS(
+            endog, exog, weights=frame[weights].to_numpy(dtype=np.float64), hasconst=False
+        )
     # Raw CRV1 sandwich; the small-sample factor of the chosen convention is applied below.
     results = model.fit(
         cov_type="cluster",
