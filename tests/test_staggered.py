@@ -338,3 +338,23 @@ def test_group_time_and_dynamic_figures(language):
     close(fig)
     with pytest.raises(ValueError, match="event-time terms"):
         dynamic_effects_figure(aggregate(result, "group"), language)
+
+
+@pytest.mark.slow
+def test_uniform_band_covers_all_event_times_about_95_percent():
+    """Monte Carlo: with known effects, the band covers every ATT(e) jointly in ~95% of panels."""
+    truth = {-3: 0.0, -2: 0.0, -1: 0.0, 0: 1.0, 1: 1.3, 2: 1.6, 3: 1.9}
+    covered, pointwise = [], []
+    for rep in range(300):
+        frame = simulate_panel(n_units=200, seed=1000 + rep)
+        frame["y"] -= 0.3 * frame["x"] * frame["wave"] / 6  # remove the covariate trend
+        result = group_time_att(frame, "y", "commune", "wave", "first_wave", method="reg")
+        band = aggregate(result, "dynamic", bootstrap=True, n_boot=499, seed=rep)
+        terms = band.terms.drop(index="ATT")
+        true = np.array([truth[int(name[1:])] for name in terms.index])
+        inside = (terms["conf_low"] <= true) & (true <= terms["conf_high"])
+        covered.append(inside.all())
+        point = aggregate(result, "dynamic").terms.drop(index="ATT")
+        pointwise.append(((point["conf_low"] <= true) & (true <= point["conf_high"])).all())
+    assert 0.91 <= np.mean(covered) <= 0.99
+    assert np.mean(pointwise) < np.mean(covered)
