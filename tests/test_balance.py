@@ -122,3 +122,33 @@ def test_bad_input_raises_naming_the_column() -> None:
     df["label"] = "a"
     with pytest.raises(ValueError, match="label"):
         balance_table(df, "pilot", ["label"])
+
+
+def test_love_plot_and_specification_chart_return_figures() -> None:
+    from matplotlib.figure import Figure
+
+    from evaluation.report.figures_robustness import love_plot, specification_chart
+    from evaluation.report.style import close
+
+    df = _communes()
+    before = balance_table(df, "pilot", ["staff", "urban"])
+    after = balance_table(df, "pilot", ["staff", "urban"], weights="w")
+    fig = love_plot(before, after, "vi", labels={"staff": "Số cán bộ"})
+    assert isinstance(fig, Figure)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()][-1] in ("Số cán bộ", "urban")
+    close(fig)
+    spec = pd.DataFrame(
+        {
+            "specification": ["estimator=TWFE; sample=all", "estimator=DR-DiD; sample=trimmed"],
+            "estimate": [0.2, 0.1],
+            "conf_low": [0.0, -0.1],
+            "conf_high": [0.4, 0.3],
+            "group": ["TWFE", "DR"],
+        }
+    )
+    fig = specification_chart(spec, "en")
+    labels = [t.get_text() for t in fig.axes[1].get_yticklabels()]
+    assert set(labels) == {"estimator: TWFE", "estimator: DR-DiD", "sample: all", "sample: trimmed"}
+    close(fig)
+    with pytest.raises(ValueError, match="group"):
+        specification_chart(spec.drop(columns="group"), "en")

@@ -200,3 +200,19 @@ def test_lp_fallback_equals_vertex_enumeration(monkeypatch: pytest.MonkeyPatch) 
     )
     assert slow.conf_low == pytest.approx(fast.conf_low, abs=1e-5)
     assert slow.conf_high == pytest.approx(fast.conf_high, abs=1e-5)
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_sensitivity_plot_returns_figure(language: str) -> None:
+    from matplotlib.figure import Figure
+
+    from evaluation.report.figures_robustness import sensitivity_plot
+    from evaluation.report.style import close
+
+    table = hd.sensitivity_sd(MEDICAID_BETAHAT, MEDICAID_SIGMA, 5, 2, [0.0, 0.01, 0.02])
+    fig = sensitivity_plot(table, language, breakdown=0.023)  # type: ignore[arg-type]
+    assert isinstance(fig, Figure)
+    assert "smooth" in fig.axes[0].get_title() or "trơn" in fig.axes[0].get_title()
+    close(fig)
+    with pytest.raises(ValueError, match="conf_low"):
+        sensitivity_plot(table.drop(columns="conf_low"), language)  # type: ignore[arg-type]

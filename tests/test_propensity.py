@@ -117,3 +117,17 @@ def test_bad_group_values() -> None:
     df["pilot"] = df["pilot"] * 2
     with pytest.raises(ValueError, match="pilot"):
         propensity_scores(df, "pilot", ["staff"])
+
+
+def test_overlap_plot_returns_figure_with_bounds() -> None:
+    from matplotlib.figure import Figure
+
+    from evaluation.report.figures_robustness import overlap_plot
+    from evaluation.report.style import close
+
+    df = _communes()
+    res = propensity_scores(df, "pilot", ["staff", "urban"])
+    fig = overlap_plot(res.scores, res.group, "vi", keep=overlap_trim(res.scores, "fixed"))
+    assert isinstance(fig, Figure)
+    assert len(fig.axes[0].lines) >= 3  # zero line + two trimming bounds
+    close(fig)
