@@ -188,3 +188,34 @@ def test_bad_input_raises_clear_errors():
     with pytest.raises(ValueError, match="constant within"):
         ordinal_did(frame.assign(pilot=frame["post"]), "answer", "pilot", "post", "commune",
                     "commune")  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_likert_figures_draw_in_both_languages(language):
+    from matplotlib.figure import Figure
+
+    from evaluation.report.figures_likert import (
+        likert_distribution_figure,
+        likert_shift_figure,
+    )
+    from evaluation.report.style import close
+
+    frame = _ballots(communes=30, per_period=10, seed=6)
+    result = ordinal_did(frame, "answer", "pilot", "post", "commune", "commune")
+    fig = likert_shift_figure(result, language=language)
+    assert isinstance(fig, Figure)
+    labels = [tick.get_text() for tick in fig.axes[0].get_yticklabels()]
+    expected = "Hài lòng (4–5)" if language == "vi" else "Satisfied (4–5)"
+    assert labels[-1] == expected
+    assert labels[0].startswith("1 – ")
+    close(fig)
+    frame["group"] = np.where(frame["pilot"] == 1, "pilot", "comparison")
+    fig = likert_distribution_figure(frame, "answer", ["group", "post"], language)
+    ax = fig.axes[0]
+    assert len(ax.get_yticklabels()) == 4
+    # five stacked segments per bar, each bar summing to 100%
+    widths = np.array([patch.get_width() for patch in ax.patches]).reshape(5, 4)
+    assert widths.sum(axis=0) == pytest.approx([100.0] * 4)
+    close(fig)
+    with pytest.raises(ValueError, match="not a column"):
+        likert_distribution_figure(frame, "answer", "nope", language)

@@ -87,6 +87,10 @@ class OrdinalDidResult:
         Rows dropped and similar facts.
     draws : pandas.DataFrame or None
         Bootstrap draws of the shifts (``inference="bootstrap"`` only).
+    level : float
+        Confidence level of the intervals.
+    satisfied : tuple of int
+        Answers counted as satisfied.
     """
 
     item: str
@@ -101,6 +105,8 @@ class OrdinalDidResult:
     inference: str = ""
     notes: tuple[str, ...] = ()
     draws: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    level: float = 0.95
+    satisfied: tuple[int, ...] = (4, 5)
 
     def tidy(self) -> pd.DataFrame:
         """One row per answer probability (and P(satisfied)) with :data:`TIDY_COLUMNS`."""
@@ -374,6 +380,7 @@ def ordinal_did(
             "latent_did": float(params[column]),
             "latent_did_std_error": float(bse[column]),
             "probability_satisfied_without": float(shifts["probability_without"].iloc[-1]),
+            "confidence_level": 1 - alpha,
         },
     )
     return OrdinalDidResult(
@@ -389,6 +396,8 @@ def ordinal_did(
         inference=inference_text,
         notes=tuple(notes),
         draws=draws_frame,
+        level=1 - alpha,
+        satisfied=satisfied,
     )
 
 
