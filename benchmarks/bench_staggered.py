@@ -3,10 +3,18 @@
 Prints wall time and peak traced memory (tracemalloc: Python and NumPy allocations) for
 Callaway-Sant'Anna (ours vs csdid 0.4.3, analytic SEs, all four aggregations), Sun-Abraham
 (ours vs pyfixest 0.60 saturated event study) and the Bacon decomposition (no peer installed),
-with the ratio ours / peer measured in the same run.
+with the ratio ours / peer measured in the same run. BLAS runs single-threaded (see below).
 """
 
+# ruff: noqa: E402  (BLAS thread settings must precede the numpy import)
 from __future__ import annotations
+
+import os
+
+# One BLAS thread for ours and the peers alike: on this 2-core machine shared with other jobs,
+# threaded BLAS oversubscribes and makes small QR/SVD calls 2-10x slower and noisy.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 import argparse
 import time
