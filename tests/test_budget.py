@@ -122,3 +122,22 @@ def test_bad_input() -> None:
         plan_rollout(frame, 1.0, cost_col="kost")
     with pytest.raises(ValueError, match="budget"):
         plan_rollout(frame, -1.0)
+
+
+def test_gain_curve_figure_reads_off_the_budget() -> None:
+    from evaluation.report.figures_scaling import gain_cost_curve_figure
+    from evaluation.report.style import close
+
+    frame = pd.DataFrame(
+        {
+            "commune_code": [1, 2, 3],
+            "cost": [1e9, 2e9, 3e9],
+            "expected_gain": [300.0, 400.0, 300.0],
+            "gain_se": [50.0, 60.0, 70.0],
+        }
+    )
+    curve = gain_cost_curve(frame, se_col="gain_se")
+    fig = gain_cost_curve_figure(curve, budget=3e9, language="en")
+    title = fig.axes[0].get_title(loc="left").replace("\n", " ")
+    assert "about 700 more satisfied households in 2 communes" in title
+    close(fig)

@@ -84,3 +84,16 @@ def test_sensitivity_grid_scales_as_expected() -> None:
 def test_bad_input(change: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         cost_effectiveness(**{**CASE, **change})
+
+
+def test_heatmap_marks_no_gain_cells() -> None:
+    from evaluation.report.figures_scaling import cost_effectiveness_heatmap
+    from evaluation.report.style import close
+
+    grid = sensitivity_grid(**CASE, cost_multipliers=[1.0, 2.0], effect_multipliers=[0.0, 1.0])
+    fig = cost_effectiveness_heatmap(grid, language="vi")
+    texts = [x.get_text() for x in fig.axes[0].texts]
+    assert texts.count("không có lợi ích") == 2
+    # base case 226e6 / 1.21 / 100 = 1.867.768,6 VND = 1,9 million, Vietnamese decimal comma
+    assert "1,9" in fig.axes[0].get_title(loc="left")
+    close(fig)

@@ -208,3 +208,33 @@ def test_missing_values_dropped_before_clustering(panel: pd.DataFrame) -> None:
     )
     assert est.n_obs == len(panel) - 5
     assert any("5 rows" in note for note in est.notes)
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_dose_response_figure_states_its_message(panel: pd.DataFrame, language: str) -> None:
+    from evaluation.report.figures_scaling import dose_response_figure
+    from evaluation.report.style import close
+
+    dose = dose_response(
+        panel,
+        "satisfaction",
+        "pilot_active",
+        "commune_code",
+        "wave",
+        "staff_per_1000",
+        "commune_code",
+        n_bins=3,
+    )
+    fig = dose_response_figure(dose, "staff", "score", language=language)
+    title = fig.axes[0].get_title(loc="left").replace("\n", " ")
+    expected = "Tác động lớn hơn" if language == "vi" else "The effect is larger"
+    assert title.startswith(expected)
+    close(fig)
+
+
+def test_scaling_messages_have_the_same_keys_in_both_languages() -> None:
+    from evaluation.i18n import messages
+
+    vi = {k for k in messages("vi") if k.startswith("scaling.")}
+    en = {k for k in messages("en") if k.startswith("scaling.")}
+    assert vi and vi == en

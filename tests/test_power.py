@@ -123,3 +123,16 @@ def test_without_waves_power_refuses() -> None:
         design_effect_power(fixed, 10, 10, 50, 0.3, coverage=1.5)
     with pytest.raises(ValueError, match="unit='x'"):
         estimate_variance_components(ballots, "score", "x")
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_power_figure_names_the_communes_needed(language: str) -> None:
+    from evaluation.report.figures_scaling import power_curve_figure
+    from evaluation.report.style import close
+
+    curves = power_curves(TRUTH, [5, 20, 60], [50], effect=0.3)
+    needed = int(curves.loc[curves["power"] >= 0.8, "n_treated"].min())
+    fig = power_curve_figure(curves, language=language)
+    title = fig.axes[0].get_title(loc="left").replace("\n", " ")
+    assert f" {needed} " in title
+    close(fig)

@@ -152,8 +152,8 @@ def _fit(
     results = model.fit(
         cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True}, use_t=True
     )
-    rank = np.linalg.matrix_rank(design.to_numpy())
-    if rank < design.shape[1]:
+    # statsmodels fits through a pseudo-inverse and reports its rank: reuse it (no second SVD)
+    if int(results.model.rank) < design.shape[1]:
         raise ValueError(
             "the effect terms are collinear with the commune and wave dummies; check that the "
             "moderator differs between treated communes and that some communes are never treated"
