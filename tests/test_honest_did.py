@@ -192,6 +192,20 @@ def test_bad_input_names_the_argument() -> None:
         hd.rm_confidence_interval(MEDICAID_BETAHAT, MEDICAID_SIGMA, 5, 2, -1.0)
 
 
+def test_lp_fallback_test_decisions_equal_vertex_enumeration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    es = hd.EventStudyCoefficients.build(BC_BETAHAT, BC_SIGMA, 4, 4)
+    a = hd._rm_constraints(4, 4, 1.0, 0, True)
+    fast = hd._arp_problem(es, a, None, 0, 0)
+    monkeypatch.setattr(hd, "_MAX_VERTEX_SUBSETS", 0)
+    slow = hd._arp_problem(es, a, None, 0, 0)
+    assert fast.vertices is not None and slow.vertices is None
+    for theta in np.linspace(-0.1, 0.5, 25):
+        assert hd._arp_reject(fast, theta, 0.05, None) == hd._arp_reject(slow, theta, 0.05, None)
+
+
+@pytest.mark.slow
 def test_lp_fallback_equals_vertex_enumeration(monkeypatch: pytest.MonkeyPatch) -> None:
     fast = hd.rm_confidence_interval(BC_BETAHAT, BC_SIGMA, 4, 4, 1.0, method="Conditional")
     monkeypatch.setattr(hd, "_MAX_VERTEX_SUBSETS", 0)
