@@ -16,7 +16,11 @@ import nbformat
 def build(target: Path, source: str) -> None:
     chunks = [c.strip("\n") for c in source.split("# %%") if c.strip()]
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     for i, chunk in enumerate(chunks):
         cell = nbformat.v4.new_code_cell(chunk)

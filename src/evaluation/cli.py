@@ -15,17 +15,29 @@ from evaluation.config import PROJECT_ROOT, ParamsError, load_params
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evaluation", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run every notebook and render the reports into a new run folder")
+    run = sub.add_parser(
+        "run", help="run every notebook and render the reports into a new run folder"
+    )
     run.add_argument("params", type=Path, help="parameter file, e.g. params/default.yaml")
-    run.add_argument("--out", type=Path, default=None, help="parent folder of the run folder (default runs/)")
-    run.add_argument("--only", nargs="+", default=None, metavar="NOTEBOOK", help="run only these notebooks")
+    run.add_argument(
+        "--out", type=Path, default=None, help="parent folder of the run folder (default runs/)"
+    )
+    run.add_argument(
+        "--only", nargs="+", default=None, metavar="NOTEBOOK", help="run only these notebooks"
+    )
     group = run.add_mutually_exclusive_group()
-    group.add_argument("--keep-going", action="store_true", help="after a failing notebook, run the others")
+    group.add_argument(
+        "--keep-going", action="store_true", help="after a failing notebook, run the others"
+    )
     group.add_argument("--stop", action="store_true", help="stop at the first failing notebook")
-    val = sub.add_parser("validate", help="check the input data against the contract and list every problem")
+    val = sub.add_parser(
+        "validate", help="check the input data against the contract and list every problem"
+    )
     val.add_argument("params", type=Path)
     demo = sub.add_parser("demo", help="generate the simulated demo data set")
-    demo.add_argument("params", type=Path, nargs="?", default=PROJECT_ROOT / "params" / "default.yaml")
+    demo.add_argument(
+        "params", type=Path, nargs="?", default=PROJECT_ROOT / "params" / "default.yaml"
+    )
     return parser
 
 

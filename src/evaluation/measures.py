@@ -90,7 +90,9 @@ def item_distribution(ballots: pd.DataFrame, items: list[str], by: list[str]) ->
 
 def wave_index(waves: pd.Series) -> pd.Series:
     """Quarter labels (``2019Q4``) as consecutive integers (quarters since 1970Q1)."""
-    return pd.Series(pd.PeriodIndex(waves.astype(str), freq="Q").asi8, index=waves.index)
+    labels = waves.astype(str)
+    ordinals = {w: pd.Period(w, freq="Q").ordinal for w in labels.unique()}  # parse each label once
+    return labels.map(ordinals).astype("int64")
 
 
 def wave_label(index: int | float) -> str:

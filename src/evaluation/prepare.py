@@ -199,9 +199,8 @@ def _measure(
         "drop_mixed",
     ):
         scored[col] = scored["commune_code"].map(info[col])
-    scored["treated"] = (scored["wave_index"] >= scored["first_treated_wave"]).astype(
-        float
-    ) * scored["pilot_share"]
+    scored = numpy_backed(scored)
+    scored["treated"] = treatment_indicator(scored)
     if "coverage" in panel:
         cov = panel.set_index(["commune_code", "wave"])["coverage"]
         scored["coverage"] = pd.MultiIndex.from_frame(scored[["commune_code", "wave"]]).map(cov)
@@ -228,6 +227,35 @@ def _measure(
         problems=empty_problems(),
         meta=meta,
     )
+
+
+def numpy_backed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numeric and boolean columns as NumPy dtypes.
+
+    Arrow-backed columns (what Parquet and pandas' string keys give) propagate missing values
+    through comparisons: ``wave >= first_treated`` would be <NA> for never-treated communes,
+    and an estimator would silently drop them.
+    """
+    out = frame.copy()
+    for col in out.columns:
+        dtype = out[col].dtype
+        if isinstance(dtype, pd.ArrowDtype) or str(dtype) in ("Float64", "Int64", "boolean"):
+            kind = getattr(dtype, "kind", "O")
+            if kind in "fiu":
+                out[col] = (
+                    out[col].astype("float64")
+                    if out[col].isna().any() or kind == "f"
+                    else out[col].astype("int64")
+                )
+            elif kind == "b":
+                out[col] = out[col].astype("boolean").fillna(False).astype(bool)
+    return out
+
+
+def treatment_indicator(frame: pd.DataFrame) -> pd.Series:
+    """Treatment in a wave: 1 from the commune's first treated wave on (times its pilot share)."""
+    started = (frame["wave_index"] >= frame["first_treated_wave"]).fillna(False).astype(float)
+    return started * frame["pilot_share"].astype(float).fillna(0.0)
 
 
 def _prepare_panel(params: Params) -> Prepared:
@@ -343,7 +371,7 @@ def load_prepared(folder: Path) -> Prepared:
     tables = {}
     for name in PREPARED_TABLES:
         path = folder / f"{name}.parquet"
-        tables[name] = pd.read_parquet(path) if path.is_file() else None
+        tables[name] = numpy_backed(pd.read_parquet(path)) if path.is_file() else None
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     if tables["problems"] is None:
         tables["problems"] = empty_problems()

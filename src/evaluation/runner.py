@@ -72,7 +72,11 @@ def sha256(path: Path) -> str:
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
+            ["git", "rev-parse", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
@@ -229,7 +233,9 @@ def run(
             entry["status"] = "ok"
         except Exception as err:  # papermill raises for any failing cell; keep going per flag
             entry["status"] = "failed"
-            entry["error"] = _first_failed_cell(target) if target.exists() else f"{type(err).__name__}: {err}"
+            entry["error"] = (
+                _first_failed_cell(target) if target.exists() else f"{type(err).__name__}: {err}"
+            )
             ok = False
             message = f"notebook {notebook.stem} failed at {entry['error']}"
             progress(f"  FAILED: {message}")

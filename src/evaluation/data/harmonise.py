@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from evaluation.config import HarmoniseParams
@@ -117,13 +118,17 @@ def map_records(
     out = records.rename(columns={"commune_code": "source_code"}).copy()
     out["commune_code"] = out["source_code"].map(walk["target_code"]).astype("string")
     out["how"] = out["source_code"].map(walk["how"]).astype("string")
+    out["after_dissolution"] = False
     if date_column is not None:
-        in_force = out[date_column].map(lambda d: set(registry.map_at(d)["commune_code"]))
-        out["after_dissolution"] = [
-            code not in codes for code, codes in zip(out["source_code"], in_force, strict=True)
-        ]
-    else:
-        out["after_dissolution"] = False
+        # Which map was in force on each record's date (vectorised: a few maps, many records).
+        starts = pd.to_datetime(pd.Series(registry.dates)).to_numpy()
+        which = np.clip(
+            np.searchsorted(starts, out[date_column].to_numpy(), side="right") - 1, 0, None
+        )
+        for position, map_date in enumerate(registry.dates):
+            rows = which == position
+            codes = set(registry.maps[map_date]["commune_code"])
+            out.loc[rows, "after_dissolution"] = ~out.loc[rows, "source_code"].isin(codes)
     unmapped = out["commune_code"].isna()
     report = (
         out.groupby(["source_code", "how"], dropna=False)

@@ -88,7 +88,16 @@ def read_table(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
     except Exception as err:  # pandas raises many types for a malformed file
         raise InputFileError(f"{path}: could not be read as {suffix}: {err}") from err
     frame.columns = [str(nfc(str(c))) for c in frame.columns]
-    frame = frame.apply(lambda col: col.map(_cell_to_text)).astype("string")
+    if suffix == ".csv":  # already text: only strip and NFC-normalise the non-ASCII cells (fast)
+        frame = frame.astype("string")
+        for col in frame.columns:
+            values = frame[col].str.strip()
+            non_ascii = values.notna() & ~values.str.isascii().fillna(True)
+            if non_ascii.any():
+                values = values.where(~non_ascii, values[non_ascii].map(nfc))
+            frame[col] = values
+    else:
+        frame = frame.apply(lambda col: col.map(_cell_to_text)).astype("string")
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")
     return frame
 

@@ -295,8 +295,9 @@ def ballots_schema(
         else:
             out["wave"] = wave_from_date
         # A ballot known only by its wave is dated at the wave's first day (maps change on 1 Jan).
-        starts = pd.PeriodIndex(out["wave"].astype(str), freq="Q").start_time
-        out["survey_date"] = out["survey_date"].fillna(pd.Series(starts, index=out.index))
+        labels = out["wave"].astype(str)
+        starts = {w: pd.Period(w, freq="Q").start_time for w in labels.unique()}
+        out["survey_date"] = out["survey_date"].fillna(labels.map(starts))
         for item in items:
             values = pd.to_numeric(out[item], errors="coerce")
             out[item] = values.where(~values.isin(no_opinion)).astype("Float64")

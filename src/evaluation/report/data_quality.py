@@ -22,39 +22,68 @@ def inputs_summary(prepared: Prepared, language: Language) -> pd.DataFrame:
     rows = [
         ("dq.n_communes", format_number(meta["n_communes"], language, 0)),
         ("dq.n_pilot", format_number(meta["n_pilot"], language, 0)),
-        ("dq.n_districts", format_number(prepared.communes["district_name"].nunique(), language, 0)),
+        (
+            "dq.n_districts",
+            format_number(prepared.communes["district_name"].nunique(), language, 0),
+        ),
         ("dq.n_waves", format_number(meta["n_waves"], language, 0)),
-        ("dq.first_last_wave", f"{wave_label(prepared.panel['wave_index'].min())} – {wave_label(prepared.panel['wave_index'].max())}"),
+        (
+            "dq.first_last_wave",
+            f"{wave_label(prepared.panel['wave_index'].min())} – {wave_label(prepared.panel['wave_index'].max())}",
+        ),
         ("dq.pilot_wave", wave_label(meta["pilot_wave"])),
         ("dq.window", f"{wave_label(meta['window_start'])} – {wave_label(meta['window_end'])}"),
     ]
     if prepared.has_ballots:
         rows.insert(3, ("dq.n_ballots", format_number(meta["n_ballots"], language, 0)))
     return pd.DataFrame(
-        {t("dq.col_what", language): [t(k, language) for k, _ in rows], t("dq.col_value", language): [v for _, v in rows]}
+        {
+            t("dq.col_what", language): [t(k, language) for k, _ in rows],
+            t("dq.col_value", language): [v for _, v in rows],
+        }
     )
 
 
 def problems_table(prepared: Prepared, language: Language) -> pd.DataFrame:
     """Validation problems with translated headers (empty when the data passed)."""
-    headers = {c: t(f"dq.problem_{c}", language) for c in ("file", "row", "column", "value", "rule", "how_to_fix")}
+    headers = {
+        c: t(f"dq.problem_{c}", language)
+        for c in ("file", "row", "column", "value", "rule", "how_to_fix")
+    }
     return prepared.problems.rename(columns=headers)
 
 
 def coverage_table(prepared: Prepared) -> pd.DataFrame:
     """Ballot coverage per commune and wave (ballots returned / households on the roster)."""
-    cols = ["commune_code", "full_name", "district_name", "pilot", "wave", "n_ballots", "ballot_roster", "coverage"]
+    cols = [
+        "commune_code",
+        "full_name",
+        "district_name",
+        "pilot",
+        "wave",
+        "n_ballots",
+        "ballot_roster",
+        "coverage",
+    ]
     return prepared.panel[[c for c in cols if c in prepared.panel]].copy()
 
 
 def coverage_summary(prepared: Prepared, language: Language) -> pd.DataFrame:
     """Coverage by group and period (before / after the pilot start)."""
     panel = prepared.panel.assign(
-        period=np.where(prepared.panel["wave_index"] >= prepared.meta["pilot_wave"], t("dq.after", language), t("dq.before", language)),
-        group=np.where(prepared.panel["pilot"], t("dq.pilot", language), t("dq.non_pilot", language)),
+        period=np.where(
+            prepared.panel["wave_index"] >= prepared.meta["pilot_wave"],
+            t("dq.after", language),
+            t("dq.before", language),
+        ),
+        group=np.where(
+            prepared.panel["pilot"], t("dq.pilot", language), t("dq.non_pilot", language)
+        ),
     )
     summary = panel.groupby(["group", "period"]).agg(
-        ballots=("n_ballots", "sum"), mean_coverage=("coverage", "mean"), min_coverage=("coverage", "min")
+        ballots=("n_ballots", "sum"),
+        mean_coverage=("coverage", "mean"),
+        min_coverage=("coverage", "min"),
     )
     summary = summary.reset_index()
     summary["mean_coverage"] = summary["mean_coverage"].map(lambda v: format_percent(v, language))
@@ -70,11 +99,31 @@ def coverage_figure(prepared: Prepared, language: Language) -> Figure:
     fig, ax = new_figure(10, 4.8)
     x = by_wave.index.to_numpy()
     if True in by_wave:
-        ax.plot(x, 100 * by_wave[True], marker="o", color=PILOT_COLOUR, lw=2.5, label=t("dq.pilot", language))
+        ax.plot(
+            x,
+            100 * by_wave[True],
+            marker="o",
+            color=PILOT_COLOUR,
+            lw=2.5,
+            label=t("dq.pilot", language),
+        )
     if False in by_wave:
-        ax.plot(x, 100 * by_wave[False], marker="s", color=COMPARISON_COLOUR, lw=2.5, label=t("dq.non_pilot", language))
+        ax.plot(
+            x,
+            100 * by_wave[False],
+            marker="s",
+            color=COMPARISON_COLOUR,
+            lw=2.5,
+            label=t("dq.non_pilot", language),
+        )
     ax.axvline(prepared.meta["pilot_wave"] - 0.5, color="black", ls="--", lw=1)
-    ax.text(prepared.meta["pilot_wave"] - 0.4, ax.get_ylim()[1], t("dq.pilot_starts", language), va="top", fontsize=11)
+    ax.text(
+        prepared.meta["pilot_wave"] - 0.4,
+        ax.get_ylim()[1],
+        t("dq.pilot_starts", language),
+        va="top",
+        fontsize=11,
+    )
     ax.set_xticks(x, [wave_label(w) for w in x], rotation=45, ha="right")
     ax.set_ylabel(t("dq.coverage_axis", language))
     ax.set_title(t("dq.coverage_title", language))
@@ -89,9 +138,13 @@ def map_change_table(prepared: Prepared, language: Language) -> pd.DataFrame:
         return pd.DataFrame()
     touched = report[(report["how"] != "same") | (report["after_dissolution"] > 0)]
     touched = touched[touched["table"] == "ballots"]
-    out = touched[["source_code", "how", "target_code", "records", "after_dissolution", "action"]].copy()
+    out = touched[
+        ["source_code", "how", "target_code", "records", "after_dissolution", "action"]
+    ].copy()
     out["how"] = out["how"].map(lambda v: t(f"dq.how_{v}", language))
-    out["action"] = out["action"].map(lambda v: t("dq.action_kept" if v == "kept" else "dq.action_dropped", language))
+    out["action"] = out["action"].map(
+        lambda v: t("dq.action_kept" if v == "kept" else "dq.action_dropped", language)
+    )
     return out.rename(columns={c: t(f"dq.map_{c}", language) for c in out.columns})
 
 
@@ -99,13 +152,19 @@ def mixed_pilot_units(prepared: Prepared) -> pd.DataFrame:
     c = prepared.communes
     if "mixed_pilot" not in c:
         return pd.DataFrame()
-    return c.loc[c["mixed_pilot"].fillna(False).astype(bool), ["commune_code", "full_name", "parts", "pilot_share", "drop_mixed"]]
+    return c.loc[
+        c["mixed_pilot"].fillna(False).astype(bool),
+        ["commune_code", "full_name", "parts", "pilot_share", "drop_mixed"],
+    ]
 
 
 def pilots_by_district(prepared: Prepared, language: Language) -> pd.DataFrame:
     """Pilot and non-pilot communes per district (and commune type)."""
     c = prepared.communes
-    table = pd.crosstab(c["district_name"], c["pilot"].map({True: t("dq.pilot", language), False: t("dq.non_pilot", language)}))
+    table = pd.crosstab(
+        c["district_name"],
+        c["pilot"].map({True: t("dq.pilot", language), False: t("dq.non_pilot", language)}),
+    )
     table[t("dq.total", language)] = table.sum(axis=1)
     table.index.name = t("dq.district", language)
     table.columns.name = None
@@ -118,7 +177,11 @@ def reading(prepared: Prepared, language: Language) -> str:
     dropped = prepared.harmonisation
     n_dropped = 0
     if dropped is not None and not dropped.empty:
-        n_dropped = int(dropped.loc[(dropped["table"] == "ballots") & (dropped["action"] != "kept"), "records"].sum())
+        n_dropped = int(
+            dropped.loc[
+                (dropped["table"] == "ballots") & (dropped["action"] != "kept"), "records"
+            ].sum()
+        )
     low = panel.loc[panel["coverage"] < 0.5] if "coverage" in panel else panel.iloc[:0]
     return t(
         "dq.reading",
@@ -126,7 +189,9 @@ def reading(prepared: Prepared, language: Language) -> str:
         ballots=format_number(prepared.meta["n_ballots"], language, 0),
         communes=prepared.meta["n_communes"],
         pilots=prepared.meta["n_pilot"],
-        coverage=format_percent(panel["coverage"].mean() if "coverage" in panel else float("nan"), language),
+        coverage=format_percent(
+            panel["coverage"].mean() if "coverage" in panel else float("nan"), language
+        ),
         low_cells=format_number(len(low), language, 0),
         dropped=format_number(n_dropped, language, 0),
     )
@@ -141,5 +206,7 @@ def finding(prepared: Prepared, language: Language) -> str:
         ballots=format_number(prepared.meta["n_ballots"], language, 0),
         communes=prepared.meta["n_communes"],
         pilots=prepared.meta["n_pilot"],
-        coverage=format_percent(panel["coverage"].mean() if "coverage" in panel else float("nan"), language),
+        coverage=format_percent(
+            panel["coverage"].mean() if "coverage" in panel else float("nan"), language
+        ),
     )

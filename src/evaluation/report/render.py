@@ -30,8 +30,13 @@ def page_css() -> str:
 
 def notebook_to_html(notebook: Path, target: Path, language: Language, title: str) -> Path:
     """Render an executed notebook to a self-contained HTML page without code."""
-    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, embed_images=True)
+    exporter = HTMLExporter(
+        template_name="lab",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
     node = nbformat.read(notebook, as_version=4)
     body, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": title}})
     # Offline: drop every script or stylesheet fetched from the web (MathJax, require.js).
@@ -39,7 +44,9 @@ def notebook_to_html(notebook: Path, target: Path, language: Language, title: st
     body = _CDN_LINK.sub("", body)
     body = re.sub(r"<html[^>]*>", f'<html lang="{language}">', body, count=1)
     body = body.replace("</head>", f"<style>{page_css()}</style>\n</head>", 1)
-    body = re.sub(r"<title>.*?</title>", f"<title>{html.escape(title)}</title>", body, count=1, flags=re.S)
+    body = re.sub(
+        r"<title>.*?</title>", f"<title>{html.escape(title)}</title>", body, count=1, flags=re.S
+    )
     return write_text(body, target)
 
 
@@ -97,6 +104,11 @@ def write_index(run_dir: Path, manifest: dict, language: Language, simulated: bo
         col_status=t("run.col_status", language),
         col_finding=t("run.col_finding", language),
         pages=pages,
-        meta=t("run.meta_line", language, started=manifest["started"], commit=manifest.get("git_commit") or "-"),
+        meta=t(
+            "run.meta_line",
+            language,
+            started=manifest["started"],
+            commit=manifest.get("git_commit") or "-",
+        ),
     )
     return write_text(text, run_dir / "index.html")

@@ -19,7 +19,13 @@ from evaluation.config import PROJECT_ROOT, Params, load_params, params_to_yaml
 from evaluation.data.io import atomic_path, write_table, write_text
 from evaluation.estimators.result import TIDY_COLUMNS
 from evaluation.i18n import Language, t
-from evaluation.prepare import Prepared, load_prepared, prepare_inputs, resolve_demo_paths, save_prepared
+from evaluation.prepare import (
+    Prepared,
+    load_prepared,
+    prepare_inputs,
+    resolve_demo_paths,
+    save_prepared,
+)
 from evaluation.report.style import close
 
 EFFECT_KEY = ["outcome", "estimator", "term", "inference"]
@@ -79,7 +85,11 @@ class RunContext:
         import base64
 
         data = base64.b64encode(png.read_bytes()).decode()
-        display(HTML(f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" style="max-width:100%">'))
+        display(
+            HTML(
+                f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" style="max-width:100%">'
+            )
+        )
 
     def save_table(self, frame: pd.DataFrame, name: str, excel: bool = True) -> Path:
         """Save a table as CSV (and XLSX for staff who work in Excel) under ``tables/``."""
@@ -94,7 +104,11 @@ class RunContext:
         if missing:
             raise ValueError(f"effects rows lack columns {missing}")
         path = self.run_dir / "tables" / "effects.csv"
-        old = pd.read_csv(path, dtype={"term": str}) if path.is_file() else pd.DataFrame(columns=TIDY_COLUMNS)
+        old = (
+            pd.read_csv(path, dtype={"term": str})
+            if path.is_file()
+            else pd.DataFrame(columns=TIDY_COLUMNS)
+        )
         new = tidy[TIDY_COLUMNS].astype({"term": str})
         merged = pd.concat([old, new], ignore_index=True).drop_duplicates(EFFECT_KEY, keep="last")
         return write_table(merged, path)
@@ -104,7 +118,9 @@ class RunContext:
         path = self.run_dir / "results.json"
         results = json.loads(path.read_text("utf-8")) if path.is_file() else {}
         results.update(values)
-        return write_text(json.dumps(results, indent=2, ensure_ascii=False, default=_json_default), path)
+        return write_text(
+            json.dumps(results, indent=2, ensure_ascii=False, default=_json_default), path
+        )
 
     def results(self) -> dict:
         path = self.run_dir / "results.json"
@@ -123,7 +139,9 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot write {type(value).__name__} to results.json")
 
 
-def open_run(run_dir: str | Path | None, notebook: str, params_file: str | Path | None = None) -> RunContext:
+def open_run(
+    run_dir: str | Path | None, notebook: str, params_file: str | Path | None = None
+) -> RunContext:
     """Open the run folder a notebook writes into.
 
     Parameters
@@ -145,4 +163,9 @@ def open_run(run_dir: str | Path | None, notebook: str, params_file: str | Path 
             write_text(params_to_yaml(params), run_dir / "params.yaml")
     run_dir = Path(run_dir)
     params = load_params(run_dir / "params.yaml")
-    return RunContext(run_dir=run_dir, params=params, prepared=load_prepared(run_dir / "prepared"), notebook=notebook)
+    return RunContext(
+        run_dir=run_dir,
+        params=params,
+        prepared=load_prepared(run_dir / "prepared"),
+        notebook=notebook,
+    )

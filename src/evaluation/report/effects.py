@@ -1,0 +1,360 @@
+"""The effects page (``03_effects``): every estimate of the pilot's effect, from the prepared data.
+
+Each function answers one question of the page with one call and returns an
+:class:`~evaluation.estimators.result.EffectEstimate`, a table or a figure. The comparison
+window (``analysis.window_*``) keeps later adopters as not-yet-treated controls: inside it only
+the pilot communes are ever treated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from evaluation.config import Params
+from evaluation.estimators.did_table import DidTable, did_2x2_table
+from evaluation.estimators.doubly_robust import drdid, two_period_panel
+from evaluation.estimators.event_study import event_study
+from evaluation.estimators.result import TIDY_COLUMNS, EffectEstimate
+from evaluation.estimators.twfe import twfe
+from evaluation.i18n import Language, format_number, format_percent, t
+from evaluation.inference.wild_bootstrap import wild_cluster_bootstrap
+from evaluation.prepare import Prepared
+
+BALLOT_LEVEL = ("satisfaction_index", "pct_satisfied", "pct_dissatisfied", "model_index")
+PERCENT_OUTCOMES = (
+    "pct_satisfied",
+    "pct_dissatisfied",
+    "coverage",
+    "pct_dossiers_on_time",
+    "pct_condolence_on_time",
+)
+
+
+def outcome_label(outcome: str, language: Language) -> str:
+    """The reader's name of an outcome column."""
+    key = f"outcomes.{outcome}"
+    try:
+        return t(key, language)
+    except KeyError:
+        return outcome
+
+
+def format_effect(outcome: str, value: float, language: Language) -> str:
+    """An effect in the outcome's unit: percentage points for shares, points for scores."""
+    if outcome in PERCENT_OUTCOMES:
+        return f"{format_number(100 * value, language, 1)} {t('units.percentage_points', language)}"
+    return f"{format_number(value, language, 2)} {t('units.points', language)}"
+
+
+def window_ballots(prepared: Prepared) -> pd.DataFrame:
+    """Ballots inside the comparison window with ``post`` and ``pilot`` as 0/1 numbers."""
+    frame = prepared.in_window(prepared.ballots).copy()
+    return _flags(frame, prepared)
+
+
+def window_panel(prepared: Prepared) -> pd.DataFrame:
+    """Commune-wave rows inside the window, with ``post``, ``pilot`` and baseline covariates."""
+    frame = prepared.in_window(prepared.panel).copy()
+    frame = _flags(frame, prepared)
+    base = prepared.baseline.set_index("commune_code")
+    for col in ("baseline_index",):
+        if col in base:
+            frame[col] = frame["commune_code"].map(base[col])
+    return frame
+
+
+def _flags(frame: pd.DataFrame, prepared: Prepared) -> pd.DataFrame:
+    frame["post"] = (frame["wave_index"] >= prepared.meta["pilot_wave"]).astype(float)
+    frame["pilot"] = frame["pilot"].astype(float)
+    frame["treated"] = frame["treated"].astype(float)
+    frame["commune_code"] = frame["commune_code"].astype(str)
+    return frame
+
+
+def _weights(params: Params, level: str) -> str | None:
+    if params.analysis.weighting == "survey" and level == "ballot":
+        return "weight"
+    if params.analysis.weighting == "nonresponse" and level == "ballot":
+        return "nonresponse_weight"
+    return "n_ballots" if level == "commune_wave" else None
+
+
+def _with_nonresponse(frame: pd.DataFrame) -> pd.DataFrame:
+    if "coverage" in frame:
+        frame = frame.assign(nonresponse_weight=1.0 / frame["coverage"].clip(lower=0.05))
+    return frame
+
+
+def twfe_ballots(prepared: Prepared, params: Params, outcome: str) -> EffectEstimate:
+    """Two-way fixed effects (commune, wave) on household ballots, clustered by commune."""
+    frame = _with_nonresponse(window_ballots(prepared))
+    return twfe(
+        frame,
+        outcome,
+        "treated",
+        unit="commune_code",
+        time="wave_index",
+        cluster="commune_code",
+        weights=_weights(params, "ballot"),
+        ssc=params.analysis.ssc,
+        alpha=params.analysis.alpha,
+        estimator="twfe_household",
+    )
+
+
+def twfe_communes(prepared: Prepared, params: Params, outcome: str) -> EffectEstimate:
+    """Two-way fixed effects on commune-wave means, weighted by ballots returned."""
+    frame = window_panel(prepared)
+    weights = "n_ballots" if outcome in BALLOT_LEVEL or outcome.startswith("factor_") else None
+    return twfe(
+        frame,
+        outcome,
+        "treated",
+        unit="commune_code",
+        time="wave_index",
+        cluster="commune_code",
+        weights=weights,
+        ssc=params.analysis.ssc,
+        alpha=params.analysis.alpha,
+        estimator="twfe_commune_wave",
+    )
+
+
+def did_table(prepared: Prepared, params: Params, outcome: str) -> DidTable:
+    """The 2x2 table: pilot / non-pilot x before / after, first differences and the DiD."""
+    frame = _with_nonresponse(window_ballots(prepared))
+    return did_2x2_table(
+        frame,
+        outcome,
+        pilot="pilot",
+        post="post",
+        cluster="commune_code",
+        weights=_weights(params, "ballot"),
+        alpha=params.analysis.alpha,
+    )
+
+
+def did_table_display(table: DidTable, outcome: str, language: Language) -> pd.DataFrame:
+    """The 2x2 table laid out for reading: rows pilot / non-pilot / difference, columns before / after / change."""
+    rows = table.table
+    fmt = (
+        (lambda v: format_number(100 * v, language, 1))
+        if outcome in PERCENT_OUTCOMES
+        else (lambda v: format_number(v, language, 3))
+    )
+
+    def cell(quantity: str, group: str, period: str) -> str:
+        hit = rows[
+            (rows["quantity"] == quantity) & (rows["group"] == group) & (rows["period"] == period)
+        ]
+        if hit.empty:
+            return ""
+        r = hit.iloc[0]
+        return f"{fmt(r['estimate'])} ({fmt(r['std_error'])})"
+
+    groups = sorted(set(rows["group"]) - {"difference"})
+    out = []
+    for group in ["pilot", "comparison"]:
+        if group not in groups:
+            continue
+        out.append(
+            {
+                "": t(f"effects_page.group_{group}", language),
+                t("effects_page.before", language): cell("mean", group, "before"),
+                t("effects_page.after", language): cell("mean", group, "after"),
+                t("effects_page.change", language): cell("first_difference", group, "change"),
+            }
+        )
+    did = rows[rows["quantity"] == "difference_in_differences"].iloc[0]
+    out.append(
+        {
+            "": t("effects_page.did_row", language),
+            t("effects_page.before", language): "",
+            t("effects_page.after", language): "",
+            t("effects_page.change", language): f"{fmt(did['estimate'])} ({fmt(did['std_error'])})",
+        }
+    )
+    return pd.DataFrame(out)
+
+
+def event_study_estimate(prepared: Prepared, params: Params, outcome: str) -> EffectEstimate:
+    """Leads and lags around the pilot start (commune-wave means weighted by ballots)."""
+    frame = window_panel(prepared)
+    frame["first_treated_window"] = np.where(
+        frame["pilot"] > 0, prepared.meta["pilot_wave"], np.nan
+    )
+    return event_study(
+        frame,
+        outcome,
+        unit="commune_code",
+        time="wave_index",
+        first_treated="first_treated_window",
+        cluster="commune_code",
+        weights="n_ballots",
+        leads=params.analysis.event_leads,
+        lags=params.analysis.event_lags,
+        ssc=params.analysis.ssc,
+        alpha=params.analysis.alpha,
+    )
+
+
+def doubly_robust(prepared: Prepared, params: Params, outcome: str) -> list[EffectEstimate]:
+    """Sant'Anna-Zhao DiD with baseline commune covariates: doubly robust, IPW, outcome regression."""
+    frame = window_panel(prepared)
+    covariates = [
+        c for c in params.analysis.baseline_covariates if c in frame and frame[c].notna().any()
+    ]
+    pilot_wave = prepared.meta["pilot_wave"]
+    waves = sorted(frame["wave_index"].unique())
+    two = two_period_panel(
+        frame,
+        outcome,
+        unit="commune_code",
+        time="wave_index",
+        pilot="pilot",
+        pre_periods=[w for w in waves if w < pilot_wave],
+        post_periods=[w for w in waves if w >= pilot_wave],
+        covariates=covariates,
+        weights="n_ballots",
+    )
+    out = []
+    for method in ("dr", "ipw", "reg"):
+        out.append(
+            drdid(
+                two,
+                outcome,
+                unit="commune_code",
+                post="post",
+                pilot="pilot",
+                covariates=covariates,
+                method=method,
+                panel=True,
+                alpha=params.analysis.alpha,
+            )
+        )
+    return out
+
+
+def wild_bootstrap_rows(
+    estimate: EffectEstimate, prepared: Prepared, params: Params, outcome: str, seed: int
+) -> pd.DataFrame:
+    """The restricted wild cluster bootstrap (Rademacher and Webb) beside a household TWFE estimate."""
+    frame = _with_nonresponse(window_ballots(prepared))
+    rows = []
+    for weights in ("rademacher", "webb"):
+        boot = wild_cluster_bootstrap(
+            frame,
+            outcome,
+            "treated",
+            cluster="commune_code",
+            fixed_effects=("commune_code", "wave_index"),
+            weights=_weights(params, "ballot"),
+            restricted=True,
+            bootstrap_weights=weights,
+            n_boot=params.inference.n_boot,
+            seed=seed,
+            alpha=params.analysis.alpha,
+        )
+        rows.append(
+            {
+                "outcome": outcome,
+                "estimand": estimate.estimand,
+                "estimator": estimate.estimator,
+                "term": str(estimate.terms.index[0]),
+                "estimate": boot.estimate,
+                "std_error": boot.std_error,
+                "conf_low": boot.conf_low,
+                "conf_high": boot.conf_high,
+                "p_value": boot.p_value,
+                "n_obs": boot.n_obs,
+                "n_clusters": boot.n_clusters,
+                "n_treated_clusters": boot.n_treated_clusters,
+                "inference": boot.label(),
+            }
+        )
+    return pd.DataFrame(rows, columns=TIDY_COLUMNS)
+
+
+def estimates_table(estimates: list[EffectEstimate], language: Language) -> pd.DataFrame:
+    """Several estimates as one readable table (outcome, method, estimate, CI, p, clusters)."""
+    rows = []
+    for est in estimates:
+        low, high = est.conf_int
+        rows.append(
+            {
+                t("effects_page.col_outcome", language): outcome_label(est.outcome, language),
+                t("effects_page.col_estimator", language): estimator_label(est.estimator, language),
+                t("effects_page.col_estimate", language): format_effect(
+                    est.outcome, est.estimate, language
+                ),
+                t(
+                    "effects_page.col_ci", language
+                ): f"{format_effect(est.outcome, low, language)} – {format_effect(est.outcome, high, language)}",
+                t("effects_page.col_p", language): format_number(est.p_value, language, 3),
+                t(
+                    "effects_page.col_clusters", language
+                ): f"{est.n_treated_clusters} / {est.n_clusters}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def inference_table(rows: pd.DataFrame, language: Language) -> pd.DataFrame:
+    """Tidy rows of one estimate under several inference methods, for reading."""
+    out = pd.DataFrame(
+        {
+            t("effects_page.col_inference", language): rows["inference"],
+            t("effects_page.col_estimate", language): [
+                format_effect(o, v, language)
+                for o, v in zip(rows["outcome"], rows["estimate"], strict=True)
+            ],
+            t("effects_page.col_ci", language): [
+                f"{format_effect(o, lo, language)} – {format_effect(o, hi, language)}"
+                for o, lo, hi in zip(
+                    rows["outcome"], rows["conf_low"], rows["conf_high"], strict=True
+                )
+            ],
+            t("effects_page.col_p", language): [
+                format_number(p, language, 3) for p in rows["p_value"]
+            ],
+        }
+    )
+    return out
+
+
+def estimator_label(estimator: str, language: Language) -> str:
+    """The reader's name of an estimator (its machine name when none is written)."""
+    try:
+        return t(f"estimators.{estimator}", language)
+    except KeyError:
+        return estimator
+
+
+def headline_summary(
+    estimate: EffectEstimate, few_cluster: pd.DataFrame, prepared: Prepared, language: Language
+) -> dict:
+    """The numbers and sentences the summary page and the index show (one language)."""
+    label = outcome_label(estimate.outcome, language)
+    trusted = few_cluster.iloc[0] if len(few_cluster) else None
+    low, high = (
+        (trusted["conf_low"], trusted["conf_high"]) if trusted is not None else estimate.conf_int
+    )
+    p = float(trusted["p_value"]) if trusted is not None else estimate.p_value
+    sentence = t(
+        "effects_page.headline_sentence",
+        language,
+        outcome=label,
+        effect=format_effect(estimate.outcome, estimate.estimate, language),
+        low=format_effect(estimate.outcome, low, language),
+        high=format_effect(estimate.outcome, high, language),
+        p=format_number(p, language, 3),
+        method=trusted["inference"] if trusted is not None else estimate.inference,
+        pilots=estimate.n_treated_clusters,
+        communes=estimate.n_clusters,
+    )
+    return {"sentence": sentence, "outcome_label": label}
+
+
+def percent(value: float, language: Language) -> str:
+    return format_percent(value, language)
