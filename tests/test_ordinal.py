@@ -219,3 +219,11 @@ def test_likert_figures_draw_in_both_languages(language):
     close(fig)
     with pytest.raises(ValueError, match="not a column"):
         likert_distribution_figure(frame, "answer", "nope", language)
+
+
+def test_likert_wording_exists_in_both_languages():
+    from evaluation.i18n import messages
+
+    keys = {lang: {k for k in messages(lang) if k.startswith("likert.")} for lang in ("vi", "en")}
+    assert keys["vi"] == keys["en"]
+    assert "likert.shift.title" in keys["vi"]

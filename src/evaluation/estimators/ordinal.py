@@ -426,8 +426,15 @@ def _cluster_bootstrap(
     y_all = np.asarray(endog.cat.codes)
     treated_all = is_pilot & (frame[post].astype(float).to_numpy() == 1)
     w_all = weights if weights is not None else np.ones(len(frame))
+    n_levels = len(endog.cat.categories)
     draws = []
-    for _ in range(n_boot):
+    attempts = 0
+    while len(draws) < n_boot:
+        attempts += 1
+        if attempts > 10 * n_boot:
+            raise ValueError(
+                "too many bootstrap samples lack an answer level; merge rare answers (levels=)"
+            )
         chosen = np.concatenate(
             [
                 rng.choice(pilot_clusters, size=len(pilot_clusters), replace=True),
@@ -435,6 +442,8 @@ def _cluster_bootstrap(
             ]
         )
         rows = np.concatenate([rows_of[c] for c in chosen])
+        if len(np.unique(y_all[rows])) < n_levels:
+            continue  # a threshold would not be identified in this draw: draw again
         y = pd.Series(pd.Categorical.from_codes(y_all[rows], categories=endog.cat.categories,
                                                 ordered=True))  # fmt: skip
         x = pd.DataFrame(x_all[rows], columns=exog.columns)
