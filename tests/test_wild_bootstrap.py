@@ -366,7 +366,7 @@ def test_wcr_size_with_14_treated_of_109_communes() -> None:
     """Under the null, WCR rejects at 5% about 5% of the time; CRV1 (t, G-1 df) more often."""
     from scipy import stats
 
-    replications = 2000
+    replications = 3000
     rejections_wcr = rejections_crv1 = 0
     for s in range(replications):
         frame = make_panel(109, 14, n_waves=8, ballots=8, effect=0.0, seed=1000 + s)
@@ -376,7 +376,7 @@ def test_wcr_size_with_14_treated_of_109_communes() -> None:
             "treat",
             "commune",
             fixed_effects=("commune", "wave"),
-            n_boot=399,
+            n_boot=999,
             seed=s,
             confint=False,
         )
@@ -386,3 +386,16 @@ def test_wcr_size_with_14_treated_of_109_communes() -> None:
     rate_crv1 = rejections_crv1 / replications
     print(f"rejection rate at 5%: WCR {rate_wcr:.3f}, CRV1 {rate_crv1:.3f} (S={replications})")
     assert 0.03 <= rate_wcr <= 0.07
+
+
+def test_several_nested_fixed_effects_use_alternating_projections(panel50: pd.DataFrame) -> None:
+    frame = panel50.assign(village=2 * panel50["commune"] + panel50.index % 2)
+    both = wild_cluster_bootstrap(
+        frame, "satisfaction", "treat", "commune", ("commune", "village", "wave"), n_boot=999
+    )
+    village = wild_cluster_bootstrap(
+        frame, "satisfaction", "treat", "commune", ("village", "wave"), n_boot=999
+    )
+    assert both.t_stat == pytest.approx(village.t_stat, rel=1e-9)
+    assert both.p_value == village.p_value
+    assert both.conf_low == pytest.approx(village.conf_low, rel=1e-7)

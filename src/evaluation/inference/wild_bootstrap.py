@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, sparse
+from scipy import optimize
 
 __all__ = ["BootstrapResult", "wild_cluster_bootstrap"]
 
@@ -52,8 +52,12 @@ _WEBB_POINTS = np.concatenate([-np.sqrt(np.array([3.0, 2.0, 1.0]) / 2), np.sqrt(
 #: A draw whose |t*| is within this relative distance of |t| is a tie (counted as extreme).
 _TIE_TOLERANCE = 1e-9
 
-#: Largest number of float64 elements in one (draws x clusters) block (32 MB).
-_CHUNK_ELEMENTS = 1 << 22
+#: Float64 elements in one (draws x clusters) block: small enough to stay in the CPU cache
+#: (fresh multi-megabyte temporaries cost more in page faults than the arithmetic).
+_CHUNK_ELEMENTS = 1 << 14
+
+#: ...but never fewer draws per block than this, so matrix products stay efficient.
+_MIN_CHUNK_DRAWS = 32
 
 #: Relative eigenvalue below which the scaled cross-product matrix counts as singular.
 _COLLINEAR_TOLERANCE = 1e-10
@@ -329,35 +333,42 @@ def _prepare_design(
     names: list[str] = [treatment, *covariates]
     for fe in fixed_effects:
         fe_codes, fe_levels = pd.factorize(frame[fe], sort=True)
-        # Nested: every level of the fixed effect lies inside one cluster.
-        pairs = np.unique(np.stack([fe_codes, codes]), axis=1)
-        if pairs.shape[1] == len(fe_levels):
+        # Nested: every level of the fixed effect lies inside one cluster (O(N) check: map
+        # each level to the cluster of one of its rows, then compare on all rows).
+        level_cluster = np.empty(len(fe_levels), dtype=np.int64)
+        level_cluster[fe_codes] = codes
+        if np.array_equal(level_cluster[fe_codes], codes):
             nested.append(fe_codes)
         elif len(fe_levels) > 1:
             dummies.append(fe_codes)
             names.extend(f"{fe}[{level}]" for level in fe_levels[1:])
-    columns = [d] + [frame[c].to_numpy(dtype=float) for c in covariates]
-    x = np.column_stack(columns) if columns else np.empty((len(frame), 0))
+    # One Fortran-ordered array filled and transformed in place: columns stay contiguous for
+    # the per-column demeaning and cluster sums, and no N x K temporaries are made.
+    n_rows = len(frame)
+    n_dummies = sum(int(c.max()) for c in dummies)
+    n_columns = 1 + len(covariates) + n_dummies + (0 if nested else 1)
+    x = np.zeros((n_rows, n_columns), order="F")
+    x[:, 0] = d
+    for j, name in enumerate(covariates, start=1):
+        x[:, j] = frame[name].to_numpy(dtype=float)
+    start = 1 + len(covariates)
     for fe_codes in dummies:
-        n_levels = int(fe_codes.max()) + 1
-        block = np.zeros((len(frame), n_levels - 1))
         rows = np.flatnonzero(fe_codes > 0)
-        block[rows, fe_codes[rows] - 1] = 1.0
-        x = np.hstack([x, block])
-    y = frame[outcome].to_numpy(dtype=float)
+        x[rows, start + fe_codes[rows] - 1] = 1.0
+        start += int(fe_codes.max())
+    y = frame[outcome].to_numpy(dtype=float, copy=True)
     if nested:
-        both = _demean(np.column_stack([y, x]), nested, w)
-        y, x = both[:, 0], both[:, 1:]
+        _demean(x, y, nested, w)
     else:
-        x = np.hstack([x, np.ones((len(frame), 1))])
+        x[:, -1] = 1.0
         names.append("intercept")
     if w is not None:
         root = np.sqrt(w)
-        x = x * root[:, None]
-        y = y * root
+        x *= root[:, None]
+        y *= root
     _check_collinearity(x, names, treatment, fixed_effects)
     return _Design(
-        x=np.ascontiguousarray(x),
+        x=x,
         y=y,
         codes=codes.astype(np.int64),
         n_clusters=n_clusters,
@@ -369,25 +380,25 @@ def _prepare_design(
     )
 
 
-def _demean(
-    values: np.ndarray, groups: list[np.ndarray], w: np.ndarray | None, tol: float = 1e-12
-) -> np.ndarray:
-    """Subtract (weighted) group means; alternating projections when several effects."""
-    out = values.copy()
-    weight = np.ones(len(out)) if w is None else w
-    totals = [np.bincount(g, weights=weight) for g in groups]
-    for _ in range(1000):
-        change = 0.0
-        for g, total in zip(groups, totals, strict=True):
-            means = np.column_stack(
-                [np.bincount(g, weights=weight * out[:, j]) / total for j in range(out.shape[1])]
-            )
-            shift = means[g]
-            out -= shift
-            change = max(change, float(np.max(np.abs(shift))) if shift.size else 0.0)
-        if len(groups) == 1 or change < tol * max(1.0, float(np.max(np.abs(values)))):
-            break
-    return out
+def _demean(x: np.ndarray, y: np.ndarray, groups: list[np.ndarray], w: np.ndarray | None) -> None:
+    """Subtract (weighted) group means from ``y`` and each column of ``x`` in place.
+
+    One pass is exact for one effect; several nested effects use alternating projections.
+    """
+    totals = [np.bincount(g, weights=w).astype(float) for g in groups]
+    columns = [y] + [x[:, j] for j in range(x.shape[1])]  # views (x is Fortran-ordered)
+    for col in columns:
+        scale = max(1.0, float(np.max(np.abs(col)))) if col.size else 1.0
+        for _ in range(10_000):
+            change = 0.0
+            for g, total in zip(groups, totals, strict=True):
+                sums = np.bincount(g, weights=col if w is None else w * col, minlength=len(total))
+                shift = (sums / total)[g]
+                col -= shift
+                if len(groups) > 1:
+                    change = max(change, float(np.max(np.abs(shift))))
+            if len(groups) == 1 or change < 1e-13 * scale:
+                break
 
 
 def _check_collinearity(
@@ -441,13 +452,12 @@ def _cluster_statistics(design: _Design) -> dict[str, np.ndarray | float]:
     a = xtx_inv[design.column]
     a_jj = float(a[design.column])
     z = x @ a
-    # Cluster sums of x_i * (scalar_i) through one sparse indicator matrix; no N x K temporaries.
-    order = np.argsort(codes, kind="stable")
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=g_count))])
 
     def cluster_sums(scalar: np.ndarray) -> np.ndarray:
-        mat = sparse.csr_matrix((scalar[order], order, indptr), shape=(g_count, n_obs))
-        return np.asarray(mat @ x)
+        """(G, K) sums of x_i * scalar_i by cluster, one column at a time (no N x K copy)."""
+        return np.column_stack(
+            [np.bincount(codes, weights=scalar * x[:, j], minlength=g_count) for j in range(k)]
+        )
 
     s_u = cluster_sums(resid)  # (G, K)
     w_mat = cluster_sums(z)  # (G, K)
@@ -480,7 +490,7 @@ def _enumerated_draws(n_clusters: int) -> np.ndarray:
 
 
 def _chunk_size(n_clusters: int) -> int:
-    return max(1, _CHUNK_ELEMENTS // max(n_clusters, 1))
+    return max(_MIN_CHUNK_DRAWS, _CHUNK_ELEMENTS // max(n_clusters, 1))
 
 
 def _draw_chunks(
