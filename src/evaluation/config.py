@@ -148,6 +148,7 @@ class AnalysisParams(_Strict):
     event_leads: int = Field(4, ge=1)
     event_lags: int = Field(4, ge=0)
     weighting: Literal["none", "survey", "nonresponse"] = "none"
+    likert_item: str = "staff_courteous"
     baseline_covariates: list[str] = ["urban", "one_stop_staff_per_1000", "baseline_index"]
 
 

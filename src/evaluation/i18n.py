@@ -65,6 +65,13 @@ def format_number(value: float | int | None, language: Language = "vi", decimals
     return text.replace("-", "−") if text.startswith("-") else text
 
 
+def format_p_value(p: float | None, language: Language = "vi") -> str:
+    """A p-value to three decimals; below 0.001 as ``< 0,001``."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "–"
+    return f"< {format_number(0.001, language, 3)}" if p < 0.001 else format_number(p, language, 3)
+
+
 def format_percent(share: float | None, language: Language = "vi", decimals: int = 1) -> str:
     """A share (0.123) as a percentage (``12,3%``)."""
     if share is None or (isinstance(share, float) and math.isnan(share)):

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.i18n import Language, format_number, t
+from evaluation.i18n import Language, format_number, format_p_value, t
 
 #: Columns of ``EffectEstimate.tidy()`` and of ``tables/effects.csv``, in order.
 TIDY_COLUMNS: list[str] = [
@@ -138,7 +138,7 @@ class EffectEstimate:
             "estimate": format_number(self.estimate, language, decimals),
             "low": format_number(low, language, decimals),
             "high": format_number(high, language, decimals),
-            "p": format_number(self.p_value, language, 3),
+            "p": format_p_value(self.p_value, language),
         }
         if np.isnan(self.p_value) or np.isnan(low):
             key = "reading.no_interval"

@@ -15,9 +15,10 @@ from evaluation.config import Params
 from evaluation.estimators.did_table import DidTable, did_2x2_table
 from evaluation.estimators.doubly_robust import drdid, two_period_panel
 from evaluation.estimators.event_study import event_study
+from evaluation.estimators.ordinal import OrdinalDidResult, ordinal_did
 from evaluation.estimators.result import TIDY_COLUMNS, EffectEstimate
 from evaluation.estimators.twfe import twfe
-from evaluation.i18n import Language, format_number, format_percent, t
+from evaluation.i18n import Language, format_number, format_p_value, format_percent, t
 from evaluation.inference.wild_bootstrap import wild_cluster_bootstrap
 from evaluation.prepare import Prepared
 
@@ -236,6 +237,31 @@ def doubly_robust(prepared: Prepared, params: Params, outcome: str) -> list[Effe
     return out
 
 
+def likert_shift(prepared: Prepared, params: Params) -> OrdinalDidResult:
+    """Ordered-logit DiD of one ballot question: how the probability of each answer moved."""
+    frame = window_ballots(prepared)
+    item = params.analysis.likert_item
+    if item not in frame:
+        raise ValueError(
+            f"analysis.likert_item {item!r} is not a ballot item; choose one of {params.ballot.items}"
+        )
+    return ordinal_did(
+        frame.dropna(subset=[item]).astype({item: int}),
+        item,
+        pilot="pilot",
+        post="post",
+        unit="commune_code",
+        cluster="commune_code",
+        weights=_weights(params, "ballot") if params.analysis.weighting == "survey" else None,
+        alpha=params.analysis.alpha,
+    )
+
+
+def item_label(params: Params, item: str, language: Language) -> str:
+    """The reader's wording of a ballot question (from params ballot.item_labels)."""
+    return params.ballot.item_labels.get(item, {}).get(language, item)
+
+
 def wild_bootstrap_rows(
     estimate: EffectEstimate, prepared: Prepared, params: Params, outcome: str, seed: int
 ) -> pd.DataFrame:
@@ -276,6 +302,29 @@ def wild_bootstrap_rows(
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
 
+_INFERENCE_KINDS = (
+    ("WCR-Rademacher", "wcr_rademacher"),
+    ("WCR-Webb", "wcr_webb"),
+    ("WCU-Rademacher", "wcu_rademacher"),
+    ("WCU-Webb", "wcu_webb"),
+    ("cluster-robust SE (CRV1)", "crv1"),
+    ("CR2", "cr2"),
+    ("CV3", "cv3"),
+    ("randomisation", "ri"),
+    ("Welch", "aggregated"),
+    ("analytic influence function", "influence_function"),
+    ("uniform band", "uniform_band"),
+)
+
+
+def inference_label(inference: str, language: Language) -> str:
+    """A short name of an inference method in the reader's language (full text stays in effects.csv)."""
+    for prefix, key in _INFERENCE_KINDS:
+        if prefix.lower() in str(inference).lower():
+            return t(f"inference_kinds.{key}", language)
+    return str(inference)
+
+
 def estimates_table(estimates: list[EffectEstimate], language: Language) -> pd.DataFrame:
     """Several estimates as one readable table (outcome, method, estimate, CI, p, clusters)."""
     rows = []
@@ -291,7 +340,7 @@ def estimates_table(estimates: list[EffectEstimate], language: Language) -> pd.D
                 t(
                     "effects_page.col_ci", language
                 ): f"{format_effect(est.outcome, low, language)} – {format_effect(est.outcome, high, language)}",
-                t("effects_page.col_p", language): format_number(est.p_value, language, 3),
+                t("effects_page.col_p", language): format_p_value(est.p_value, language),
                 t(
                     "effects_page.col_clusters", language
                 ): f"{est.n_treated_clusters} / {est.n_clusters}",
@@ -304,7 +353,9 @@ def inference_table(rows: pd.DataFrame, language: Language) -> pd.DataFrame:
     """Tidy rows of one estimate under several inference methods, for reading."""
     out = pd.DataFrame(
         {
-            t("effects_page.col_inference", language): rows["inference"],
+            t("effects_page.col_inference", language): [
+                inference_label(i, language) for i in rows["inference"]
+            ],
             t("effects_page.col_estimate", language): [
                 format_effect(o, v, language)
                 for o, v in zip(rows["outcome"], rows["estimate"], strict=True)
@@ -348,8 +399,10 @@ def headline_summary(
         effect=format_effect(estimate.outcome, estimate.estimate, language),
         low=format_effect(estimate.outcome, low, language),
         high=format_effect(estimate.outcome, high, language),
-        p=format_number(p, language, 3),
-        method=trusted["inference"] if trusted is not None else estimate.inference,
+        p=format_p_value(p, language),
+        method=inference_label(
+            trusted["inference"] if trusted is not None else estimate.inference, language
+        ),
         pilots=estimate.n_treated_clusters,
         communes=estimate.n_clusters,
     )

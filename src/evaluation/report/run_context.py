@@ -91,14 +91,13 @@ class RunContext:
             )
         )
 
-    def save_table(self, frame: pd.DataFrame, name: str, excel: bool = True) -> Path:
+    def save_table(self, frame: pd.DataFrame, name: str, excel: bool = True) -> None:
         """Save a table as CSV (and XLSX for staff who work in Excel) under ``tables/``."""
-        path = write_table(frame, self.run_dir / "tables" / f"{name}.csv")
+        write_table(frame, self.run_dir / "tables" / f"{name}.csv")
         if excel:
             write_table(frame, self.run_dir / "tables" / f"{name}.xlsx")
-        return path
 
-    def add_effects(self, tidy: pd.DataFrame) -> Path:
+    def add_effects(self, tidy: pd.DataFrame) -> None:
         """Add estimates to ``tables/effects.csv`` (rows with the same key are replaced)."""
         missing = [c for c in TIDY_COLUMNS if c not in tidy]
         if missing:
@@ -111,9 +110,9 @@ class RunContext:
         )
         new = tidy[TIDY_COLUMNS].astype({"term": str})
         merged = pd.concat([old, new], ignore_index=True).drop_duplicates(EFFECT_KEY, keep="last")
-        return write_table(merged, path)
+        write_table(merged, path)
 
-    def update_results(self, **values: object) -> Path:
+    def update_results(self, **values: object) -> None:
         """Merge values into ``results.json`` (read by the summary page)."""
         path = self.run_dir / "results.json"
         results = json.loads(path.read_text("utf-8")) if path.is_file() else {}
@@ -126,9 +125,9 @@ class RunContext:
         path = self.run_dir / "results.json"
         return json.loads(path.read_text("utf-8")) if path.is_file() else {}
 
-    def record_finding(self, text: str) -> Path:
+    def record_finding(self, text: str) -> None:
         """The notebook's one-line finding, shown on the run's index page."""
-        return write_text(text, self.run_dir / "findings" / f"{self.notebook}.txt")
+        write_text(text, self.run_dir / "findings" / f"{self.notebook}.txt")
 
 
 def _json_default(value: object) -> object:

@@ -1,0 +1,107 @@
+"""The effects page's library (evaluation.report.effects) on the small simulated demo."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from _demo import small_demo
+
+from evaluation.estimators.twfe import twfe
+from evaluation.i18n import format_p_value
+from evaluation.report import effects as fx
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return small_demo("vi")
+
+
+def test_never_treated_communes_stay_in_the_comparison(demo):
+    # Regression: Arrow-backed NA in `wave >= first_treated` once dropped never-adopting communes.
+    params, prepared = demo
+    ballots = fx.window_ballots(prepared)
+    assert ballots["treated"].notna().all()
+    never = prepared.communes.loc[prepared.communes["first_treated_wave"].isna(), "commune_code"]
+    assert len(never) > 0
+    estimate = fx.twfe_ballots(prepared, params, "satisfaction_index")
+    assert estimate.n_clusters == ballots["commune_code"].nunique()
+    assert estimate.n_obs == len(ballots)
+    assert estimate.n_treated_clusters == prepared.meta["n_pilot"]
+
+
+def test_window_has_only_pilots_treated(demo):
+    _, prepared = demo
+    panel = fx.window_panel(prepared)
+    treated_communes = set(panel.loc[panel["treated"] > 0, "commune_code"])
+    pilots = set(prepared.communes.loc[prepared.communes["pilot"], "commune_code"])
+    assert treated_communes == pilots
+    assert (
+        panel["wave_index"].max()
+        < prepared.communes["first_treated_wave"]
+        .dropna()
+        .loc[lambda s: s > prepared.meta["pilot_wave"]]
+        .min()
+    )
+
+
+def test_headline_recovers_the_simulated_truth(demo):
+    params, prepared = demo
+    truth_file = next(p for p in params.data.ballots.parent.glob("true_parameters.json"))
+    truth = json.loads(truth_file.read_text())["att_index_pilot_window_ballots"]
+    estimate = fx.twfe_ballots(prepared, params, "satisfaction_index")
+    assert abs(estimate.estimate - truth) < 3 * estimate.std_error
+
+
+def test_commune_level_equals_direct_library_call(demo):
+    params, prepared = demo
+    panel = fx.window_panel(prepared)
+    direct = twfe(
+        panel,
+        "pct_satisfied",
+        "treated",
+        "commune_code",
+        "wave_index",
+        cluster="commune_code",
+        weights="n_ballots",
+    )
+    page = fx.twfe_communes(prepared, params, "pct_satisfied")
+    assert page.estimate == pytest.approx(direct.estimate, abs=1e-12)
+    assert page.std_error == pytest.approx(direct.std_error, abs=1e-12)
+
+
+def test_wild_bootstrap_rows_sit_beside_the_estimate(demo):
+    params, prepared = demo
+    estimate = fx.twfe_ballots(prepared, params, "satisfaction_index")
+    rows = fx.wild_bootstrap_rows(estimate, prepared, params, "satisfaction_index", seed=1)
+    assert list(rows["inference"].str[:8]) == ["WCR-Rade", "WCR-Webb"]
+    assert np.allclose(rows["estimate"], estimate.estimate)
+    assert ((rows["conf_low"] < estimate.estimate) & (estimate.estimate < rows["conf_high"])).all()
+    again = fx.wild_bootstrap_rows(estimate, prepared, params, "satisfaction_index", seed=1)
+    assert rows.equals(again)
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_headline_sentence_and_labels(demo, language):
+    params, prepared = demo
+    estimate = fx.twfe_ballots(prepared, params, "satisfaction_index")
+    rows = fx.wild_bootstrap_rows(estimate, prepared, params, "satisfaction_index", seed=1)
+    sentence = fx.headline_summary(estimate, rows, prepared, language)["sentence"]
+    assert str(prepared.meta["n_pilot"]) in sentence
+    assert fx.inference_label(rows["inference"].iloc[0], language) in sentence
+    decimal = "," if language == "vi" else "."
+    assert f"0{decimal}" in sentence
+
+
+def test_p_value_format():
+    assert format_p_value(0.0, "vi") == "< 0,001"
+    assert format_p_value(0.0123, "en") == "0.012"
+
+
+def test_did_table_layout_has_pilot_comparison_and_did(demo):
+    params, prepared = demo
+    table = fx.did_table(prepared, params, "satisfaction_index")
+    shown = fx.did_table_display(table, "satisfaction_index", "en")
+    assert len(shown) == 3
+    assert shown.iloc[-1, 0] == "Difference (effect, DiD)"
