@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from _demo import small_demo
 
 from evaluation.estimators.twfe import twfe
 from evaluation.i18n import format_p_value
 from evaluation.report import effects as fx
+from evaluation.report import few_cluster as fc
 
 
 @pytest.fixture(scope="module")
@@ -71,22 +71,56 @@ def test_commune_level_equals_direct_library_call(demo):
     assert page.std_error == pytest.approx(direct.std_error, abs=1e-12)
 
 
-def test_wild_bootstrap_rows_sit_beside_the_estimate(demo):
+@pytest.fixture(scope="module")
+def few_cluster(demo):
     params, prepared = demo
     estimate = fx.twfe_ballots(prepared, params, "satisfaction_index")
-    rows = fx.wild_bootstrap_rows(estimate, prepared, params, "satisfaction_index", seed=1)
-    assert list(rows["inference"].str[:8]) == ["WCR-Rade", "WCR-Webb"]
-    assert np.allclose(rows["estimate"], estimate.estimate)
-    assert ((rows["conf_low"] < estimate.estimate) & (estimate.estimate < rows["conf_high"])).all()
-    again = fx.wild_bootstrap_rows(estimate, prepared, params, "satisfaction_index", seed=1)
-    assert rows.equals(again)
+    comparison = fc.method_comparison(prepared, params)
+    sizes = fc.size_table(prepared, params)
+    verdict = fc.verdict(sizes, params)
+    return estimate, comparison, sizes, verdict
+
+
+def test_every_method_sits_beside_the_headline(few_cluster):
+    estimate, comparison, sizes, verdict = few_cluster
+    rows = fc.effect_rows(comparison, estimate, verdict)
+    assert set(comparison["method"]) >= {
+        "crv1",
+        "cr2_bm",
+        "cv3",
+        "wcr_rademacher",
+        "wcr_webb",
+        "ri",
+    }
+    assert rows["inference"].iloc[0] == comparison.set_index("method").loc[verdict.method, "label"]
+    crv1 = comparison.set_index("method").loc["crv1"]
+    assert crv1["estimate"] == pytest.approx(estimate.estimate, abs=1e-10)
+    assert crv1["std_error"] == pytest.approx(estimate.std_error, rel=1e-8)
+    inside = (rows["conf_low"] < rows["estimate"]) & (rows["estimate"] < rows["conf_high"])
+    assert inside.all()
+
+
+def test_board_method_passed_the_size_check_or_is_flagged(few_cluster, demo):
+    params, _ = demo
+    _, comparison, sizes, verdict = few_cluster
+    assert set(sizes["null_design"]) == {"placebo", "effect_removed"}
+    assert (sizes["n_sims"] == params.inference.size_sims).all()
+    if verdict.passed_methods:
+        assert verdict.method in verdict.passed_methods
+        low, high = params.inference.size_band
+        chosen = sizes[sizes["method"] == verdict.method]["rejection_rate"]
+        assert chosen.between(low, high).all()
 
 
 @pytest.mark.parametrize("language", ["vi", "en"])
 def test_headline_sentence_and_labels(demo, language):
     params, prepared = demo
     estimate = fx.twfe_ballots(prepared, params, "satisfaction_index")
-    rows = fx.wild_bootstrap_rows(estimate, prepared, params, "satisfaction_index", seed=1)
+    rows = fc.effect_rows(
+        fc.method_comparison(prepared, params),
+        estimate,
+        fc.verdict(fc.size_table(prepared, params), params),
+    )
     sentence = fx.headline_summary(estimate, rows, prepared, language)["sentence"]
     assert str(prepared.meta["n_pilot"]) in sentence
     assert fx.inference_label(rows["inference"].iloc[0], language) in sentence

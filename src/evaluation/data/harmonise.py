@@ -69,17 +69,22 @@ def harmonise_rollout(
         if not listed:
             rows.append((code, pd.NaT, 0.0, False, ",".join(parts)))
             continue
+        # Only the parts that still existed when the unit started can differ in status: a part
+        # dissolved before the start (Đồng Lý, gone 2020-01-01) cannot be in a 2021 calendar.
+        earliest = part_starts.min()
+        if pd.notna(earliest):
+            in_force = set(registry.map_at(earliest)["commune_code"])
+            part_starts = part_starts[[p in in_force for p in part_starts.index]]
         weights = (
-            households.reindex(parts).fillna(households.reindex(parts).mean()).fillna(1.0)
+            households.reindex(part_starts.index).fillna(households.reindex(parts).mean()).fillna(1.0)
             if households is not None
-            else pd.Series(1.0, index=parts)
+            else pd.Series(1.0, index=part_starts.index)
         )
         # Parts absent from the rollout calendar count as not started.
         distinct = set(part_starts.dropna().dt.date) | (
             {None} if part_starts.isna().any() else set()
         )
         mixed = len(distinct) > 1
-        earliest = part_starts.min()
         first_wave_pilots = part_starts == earliest
         share = (
             float(weights[first_wave_pilots.to_numpy()].sum() / weights.sum())

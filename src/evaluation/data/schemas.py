@@ -103,10 +103,20 @@ def _element(name: str, fn: Callable[[str], bool]) -> pa.Check:
     return pa.Check(fn, element_wise=True, name=name, ignore_na=True)
 
 
+def _matches(pattern: str, name: str) -> pa.Check:
+    # pandera reports its built-in checks by their repr; named custom checks keep our rule name.
+    return pa.Check(lambda s: s.str.fullmatch(pattern).fillna(False).astype(bool), name=name, ignore_na=True)
+
+
+def _one_of(values: Iterable[str], name: str) -> pa.Check:
+    allowed = set(values)
+    return pa.Check(lambda s: s.isin(allowed), name=name, ignore_na=True)
+
+
 def _code_checks(known: set[str] | None) -> list[pa.Check]:
-    checks = [pa.Check.str_matches(r"^\d+$", name="code_digits")]
+    checks = [_matches(r"\d+", "code_digits")]
     if known is not None:
-        checks.append(pa.Check.isin(sorted(known), name="known_commune_code"))
+        checks.append(_one_of(known, "known_commune_code"))
     return checks
 
 
@@ -187,8 +197,7 @@ def validate_frame(
                 [problems, pd.DataFrame(extra, columns=PROBLEM_COLUMNS).astype("string")],
                 ignore_index=True,
             )
-    missing_columns = set(problems.loc[problems["row"] == "1 (header)", "column"])
-    if missing_columns:
+    if len(problems):  # converting cells that broke the contract would crash or mislead
         return raw, problems
     return contract.convert(raw), problems
 
@@ -202,7 +211,7 @@ def unit_map_schema() -> Contract:
         {
             "commune_code": _text(checks=_code_checks(None), unique=True),
             "commune_name": _text(),
-            "commune_type": _text(checks=[pa.Check.isin(COMMUNE_TYPES, name="allowed_values")]),
+            "commune_type": _text(checks=[_one_of(COMMUNE_TYPES, "allowed_values")]),
             "district_name": _text(),
             "district_type": _text(nullable=True, required=False),
             "full_name": _text(nullable=True, required=False),
@@ -218,7 +227,7 @@ def changes_schema(known: set[str]) -> Contract:
         {
             "old_code": _text(checks=_code_checks(known)),
             "new_code": _text(nullable=True, checks=_code_checks(known)),
-            "change": _text(checks=[pa.Check.isin(CHANGE_KINDS, name="allowed_values")]),
+            "change": _text(checks=[_one_of(CHANGE_KINDS, "allowed_values")]),
             "old_full_name": _text(nullable=True, required=False),
             "new_full_name": _text(nullable=True, required=False),
             "source": _text(nullable=True, required=False),
@@ -267,7 +276,7 @@ def ballots_schema(
         "wave": _text(
             nullable=True,
             required=False,
-            checks=[pa.Check.str_matches(_WAVE.pattern, name="wave_format")],
+            checks=[_matches(_WAVE.pattern.strip("^$"), "wave_format")],
         ),
         "weight": _number(positive=True, required=False),
     }
@@ -310,7 +319,7 @@ def ballots_schema(
 def admin_schema(known: set[str]) -> Contract:
     columns: dict[str, pa.Column] = {
         "commune_code": _text(checks=_code_checks(known)),
-        "period": _text(checks=[pa.Check.str_matches(_PERIOD.pattern, name="period_format")]),
+        "period": _text(checks=[_matches(_PERIOD.pattern.strip("^$"), "period_format")]),
     }
     for name in ADMIN_COUNTS:
         columns[name] = _number(required=name in ("households_total", "ballot_roster"))

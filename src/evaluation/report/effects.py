@@ -16,10 +16,9 @@ from evaluation.estimators.did_table import DidTable, did_2x2_table
 from evaluation.estimators.doubly_robust import drdid, two_period_panel
 from evaluation.estimators.event_study import event_study
 from evaluation.estimators.ordinal import OrdinalDidResult, ordinal_did
-from evaluation.estimators.result import TIDY_COLUMNS, EffectEstimate
+from evaluation.estimators.result import EffectEstimate
 from evaluation.estimators.twfe import twfe
 from evaluation.i18n import Language, format_number, format_p_value, format_percent, t
-from evaluation.inference.wild_bootstrap import wild_cluster_bootstrap
 from evaluation.prepare import Prepared
 
 BALLOT_LEVEL = ("satisfaction_index", "pct_satisfied", "pct_dissatisfied", "model_index")
@@ -262,58 +261,21 @@ def item_label(params: Params, item: str, language: Language) -> str:
     return params.ballot.item_labels.get(item, {}).get(language, item)
 
 
-def wild_bootstrap_rows(
-    estimate: EffectEstimate, prepared: Prepared, params: Params, outcome: str, seed: int
-) -> pd.DataFrame:
-    """The restricted wild cluster bootstrap (Rademacher and Webb) beside a household TWFE estimate."""
-    frame = _with_nonresponse(window_ballots(prepared))
-    rows = []
-    for weights in ("rademacher", "webb"):
-        boot = wild_cluster_bootstrap(
-            frame,
-            outcome,
-            "treated",
-            cluster="commune_code",
-            fixed_effects=("commune_code", "wave_index"),
-            weights=_weights(params, "ballot"),
-            restricted=True,
-            bootstrap_weights=weights,
-            n_boot=params.inference.n_boot,
-            seed=seed,
-            alpha=params.analysis.alpha,
-        )
-        rows.append(
-            {
-                "outcome": outcome,
-                "estimand": estimate.estimand,
-                "estimator": estimate.estimator,
-                "term": str(estimate.terms.index[0]),
-                "estimate": boot.estimate,
-                "std_error": boot.std_error,
-                "conf_low": boot.conf_low,
-                "conf_high": boot.conf_high,
-                "p_value": boot.p_value,
-                "n_obs": boot.n_obs,
-                "n_clusters": boot.n_clusters,
-                "n_treated_clusters": boot.n_treated_clusters,
-                "inference": boot.label(),
-            }
-        )
-    return pd.DataFrame(rows, columns=TIDY_COLUMNS)
-
-
 _INFERENCE_KINDS = (
-    ("WCR-Rademacher", "wcr_rademacher"),
-    ("WCR-Webb", "wcr_webb"),
-    ("WCU-Rademacher", "wcu_rademacher"),
-    ("WCU-Webb", "wcu_webb"),
-    ("cluster-robust SE (CRV1)", "crv1"),
-    ("CR2", "cr2"),
-    ("CV3", "cv3"),
+    # Most specific first: the randomisation label mentions CRV1, the bootstrap labels Webb.
     ("randomisation", "ri"),
-    ("Welch", "aggregated"),
-    ("analytic influence function", "influence_function"),
+    ("wcr-rademacher", "wcr_rademacher"),
+    ("wild cluster restricted bootstrap, rademacher", "wcr_rademacher"),
+    ("wcr-webb", "wcr_webb"),
+    ("wild cluster restricted bootstrap, webb", "wcr_webb"),
+    ("wcu-rademacher", "wcu_rademacher"),
+    ("wcu-webb", "wcu_webb"),
+    ("welch", "aggregated"),
+    ("cr2", "cr2"),
+    ("cv3", "cv3"),
     ("uniform band", "uniform_band"),
+    ("influence function", "influence_function"),
+    ("crv1", "crv1"),
 )
 
 
