@@ -260,13 +260,6 @@ def test_same_start_in_every_part_is_not_mixed(registry):
     assert unit["pilot_share"] == 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="harmonise.py harmonise_rollout (line ~77): a part dissolved before the unit started "
-    "(Đồng Lý 13597, gone 2020-01-01) cannot appear in a 2020Q3 calendar, yet it counts as "
-    "'not started', so Vĩnh Trụ is flagged mixed and dropped. Fix: consider only the parts "
-    "on the map in force at the unit's earliest start (registry.map_at(earliest)).",
-)
 def test_unit_starting_after_its_merger_is_not_mixed(registry):
     communes = harmonise_rollout(_rollout({VINH_TRU: "2020-07-01"}), registry, _params())
     unit = _unit(communes, VINH_TRU)

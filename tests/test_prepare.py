@@ -21,6 +21,7 @@ from conftest import (
 
 from evaluation.config import load_params
 from evaluation.data.problems import DataValidationError
+from evaluation.data.schemas import RULES
 from evaluation.prepare import (
     PREPARED_TABLES,
     load_prepared,
@@ -149,7 +150,8 @@ def test_pilot_commune_absent_from_the_registry_is_an_error(small_data):
         (problems["file"] == str(small_data.rollout)) & (problems["column"] == "commune_code")
     ]
     assert hit[["row", "value"]].values.tolist() == [["3", "13999"]]
-    assert "commune code" in hit["rule"].iloc[0] or "allowed values" in hit["rule"].iloc[0]
+    assert hit["rule"].iloc[0] == RULES["known_commune_code"][0]
+    assert hit["how_to_fix"].iloc[0] == RULES["known_commune_code"][1]
     assert str(small_data.rollout) in str(err.value)
 
 

@@ -82,11 +82,6 @@ def test_unknown_commune_code_points_at_the_cell(tmp_path, ballots_contract):
     assert len(problems) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schemas.py: pandera reports built-in checks (isin, str_matches) by their repr, not "
-    "their name, so known_commune_code/code_digits/wave_format/period_format never reach RULES",
-)
 def test_unknown_and_malformed_codes_get_their_own_rule_text(tmp_path, ballots_contract, known):
     rows = ballot_rows()
     rows[0][1] = "99999"
@@ -209,14 +204,6 @@ def test_ballot_dated_only_by_wave_gets_the_wave_start(tmp_path, ballots_contrac
     assert typed.loc[3, "wave"] == str(pd.Timestamp(typed.loc[3, "survey_date"]).to_period("Q"))
 
 
-CONVERT_CRASH = (
-    "schemas.py validate_frame (line ~191) converts the table even when cells broke the contract; "
-    "the conversion raises (pd.to_numeric / PeriodIndex of a missing wave) instead of returning "
-    "the problems. Fix: return (raw, problems) whenever problems is not empty."
-)
-
-
-@pytest.mark.xfail(strict=True, raises=(ValueError, AttributeError), reason=CONVERT_CRASH)
 def test_ballot_without_date_or_wave_is_a_problem(tmp_path, ballots_contract):
     rows = ballot_rows()[:3]
     rows[1][2] = ""
@@ -284,7 +271,6 @@ def test_weight_must_be_positive(tmp_path, ballots_contract):
     assert set(problems["rule"]) == {RULES["positive_number"][0]}
 
 
-@pytest.mark.xfail(strict=True, raises=(ValueError, AttributeError), reason=CONVERT_CRASH)
 def test_malformed_wave_is_a_problem_not_a_crash(tmp_path, ballots_contract):
     rows = ballot_rows()[:3]
     rows[2][3] = "2019Q5"
@@ -294,7 +280,6 @@ def test_malformed_wave_is_a_problem_not_a_crash(tmp_path, ballots_contract):
     assert len(problems) == 1
 
 
-@pytest.mark.xfail(strict=True, raises=(ValueError, AttributeError), reason=CONVERT_CRASH)
 def test_non_numeric_weight_is_a_problem_not_a_crash(tmp_path, ballots_contract):
     header = [*BALLOT_HEADER, "weight"]
     rows = [[*r, w] for r, w in zip(ballot_rows()[:3], ["1.5", "0", "abc"], strict=True)]
@@ -421,7 +406,6 @@ def test_costs_empty_amount_is_zero(tmp_path, known):
     assert typed.loc[2, "setup_vnd"] == 20_000_000.0
 
 
-@pytest.mark.xfail(strict=True, raises=(ValueError, AttributeError), reason=CONVERT_CRASH)
 def test_costs_with_thousands_separators_are_problems_not_a_crash(tmp_path, known):
     path = write_csv(
         tmp_path / "costs.csv",
