@@ -1,0 +1,82 @@
+"""The command line: exit codes and the messages a user sees."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from conftest import BALLOT_HEADER, DEFAULT_PARAMS, ballot_rows, write_csv
+
+from evaluation.cli import main
+from evaluation.config import PROJECT_ROOT
+
+
+def _bad_key_file(tmp_path):
+    path = tmp_path / "typo.yaml"
+    path.write_text(
+        yaml.safe_dump({"extends": str(DEFAULT_PARAMS), "harmonise": {"mixed_pilots": "drop"}}),
+        "utf-8",
+    )
+    return path
+
+
+def test_run_with_a_misspelt_key_exits_2_and_suggests(tmp_path, capsys):
+    code = main(["run", str(_bad_key_file(tmp_path)), "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "parameter error:" in err
+    assert "unknown key 'harmonise.mixed_pilots'; did you mean 'mixed_pilot'?" in err
+    assert not (tmp_path / "runs").exists()  # nothing started
+
+
+def test_console_script_exit_code(tmp_path):
+    """The installed ``evaluation`` entry point, as a user types it."""
+    script = Path(sys.executable).parent / "evaluation"
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "evaluation"]
+    result = subprocess.run(
+        [*command, "run", str(_bad_key_file(tmp_path))],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "did you mean 'mixed_pilot'?" in result.stderr
+
+
+def test_validate_missing_params_file_exits_2(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nope.yaml")]) == 2
+    assert "parameter file not found" in capsys.readouterr().err
+
+
+def test_validate_valid_data_exits_0(small_data, capsys):
+    assert main(["validate", str(small_data.params_file())]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("valid: ")
+    assert "'n_pilot': 3" in out
+
+
+def test_validate_lists_every_problem_and_exits_1(small_data, capsys):
+    rows = ballot_rows()
+    rows[0][1] = "99999"
+    rows[3][5] = "7"
+    write_csv(small_data.ballots, BALLOT_HEADER, rows)
+    assert main(["validate", str(small_data.params_file())]) == 1
+    err = capsys.readouterr().err
+    assert "2 data problem(s) in" in err
+    assert re.search(r"file\s+\|\s+row\s+\|\s+column\s+\|\s+value", err)  # the problem table
+    assert "99999" in err
+    assert "access_location" in err
+
+
+def test_unknown_command_is_an_argparse_error(capsys):
+    try:
+        main(["frobnicate"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    else:  # pragma: no cover
+        raise AssertionError("argparse accepted an unknown command")
+    assert "invalid choice" in capsys.readouterr().err
