@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ from conftest import (
     write_csv,
 )
 
+from evaluation.config import PROJECT_ROOT
 from evaluation.data.io import read_table
 from evaluation.data.problems import (
     PROBLEM_COLUMNS,
@@ -29,6 +31,7 @@ from evaluation.data.schemas import (
     RULES,
     admin_schema,
     ballots_schema,
+    changes_schema,
     costs_schema,
     parse_date,
     rollout_schema,
@@ -438,3 +441,29 @@ def test_problem_frame_and_format():
     text = format_problems(pd.concat([frame] * 30, ignore_index=True), limit=5)
     assert text.splitlines()[0].split(" | ")[0].strip() == "file"
     assert "... and 55 more problems" in text
+
+
+def test_codebook_examples_pass_the_contract(tmp_path, known):
+    """Every example row in data/README.md is valid under the rules it documents."""
+    text = (PROJECT_ROOT / "data" / "README.md").read_text("utf-8")
+    blocks = [b.strip() for b in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S)]
+    contracts = {
+        "commune_code,commune_name": unit_map_schema(),
+        "old_code,": changes_schema(known),
+        "commune_code,start_date": rollout_schema(known),
+        "ballot_id,": ballots_schema(known, ITEMS, (1, 5), [0, 9]),
+        "commune_code,period": admin_schema(known),
+        "commune_code,item": costs_schema(known),
+    }
+    checked = set()
+    for block in blocks:
+        prefix = next((p for p in contracts if block.startswith(p)), None)
+        if prefix is None:
+            continue
+        path = tmp_path / f"example{len(checked)}.csv"
+        path.write_text(block + "\n", "utf-8")
+        typed, problems = _validate(path, contracts[prefix])
+        assert len(problems) == 0, f"{prefix}:\n{format_problems(problems)}"
+        assert len(typed) >= 1
+        checked.add(prefix)
+    assert checked == set(contracts)
