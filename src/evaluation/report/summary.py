@@ -1,0 +1,618 @@
+"""The board's summary page (``00_summary``): what the other pages found, on one page.
+
+The page computes nothing new. It reads what the other pages of the run wrote —
+``results.json`` (through :func:`collect`), ``tables/effects.csv``,
+``tables/coverage_by_commune_wave.csv``, the saved figures with their alt text and each page's
+one-line finding — and turns it into the question, a three-sentence answer, three figures, the
+caveats and the decision with its options. Every part reads its source defensively: when the
+page that writes it did not run, the part says so in one sentence instead of failing.
+
+:func:`collect` is the page's only reader of files; every other function is pure and takes a
+:class:`RunOutputs`, so tests build one by hand.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+from evaluation.config import Params
+from evaluation.i18n import LANGUAGES, Language, format_number, format_p_value, format_percent, t
+from evaluation.report.effects import (
+    PERCENT_OUTCOMES,
+    format_effect,
+    inference_label,
+    outcome_label,
+)
+
+#: The two figures of the effects page shown first, in this order.
+MAIN_FIGURES = ("headline_effect", "event_study")
+#: Third figure: the first saved figure whose name starts with one of these (the scaling and
+#: where-it-works pages), in this order of preference.
+THIRD_FIGURE_PREFIXES = ("gain_cost", "gain_curve", "dose_response", "where_", "cost_heatmap")
+#: Keys other pages write into results.json, and the page that writes each.
+SOURCES = {
+    "headline": "03_effects",
+    "comparison": "02_comparison",
+    "robustness": "04_robustness",
+    "where_it_works": "05_where_it_works",
+    "scaling": "06_scaling",
+    "rollout_waves": "07_rollout_waves",
+}
+#: Options of the scaling decision, in the order they are shown.
+OPTIONS = ("stop", "conditions", "budget", "phased")
+#: This page's own name (its finding is not listed among the others').
+PAGE = "00_summary"
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """What the other pages of one run wrote, as the summary page reads it.
+
+    Attributes
+    ----------
+    results : dict
+        ``results.json`` (key numbers each page wrote with ``ctx.update_results``).
+    effects : DataFrame or None
+        ``tables/effects.csv`` (every estimate, tidy columns), None if absent.
+    coverage : DataFrame or None
+        ``tables/coverage_by_commune_wave.csv`` (data-quality page), None if absent.
+    figures : dict
+        Figure name -> (PNG path, alt text) for every figure saved under ``figures/``.
+    findings : dict
+        Page name -> its one-line finding (``findings/<page>.txt``), this page excluded.
+    """
+
+    results: dict = field(default_factory=dict)
+    effects: pd.DataFrame | None = None
+    coverage: pd.DataFrame | None = None
+    figures: dict[str, tuple[Path, str]] = field(default_factory=dict)
+    findings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def headline(self) -> dict:
+        """The effects page's headline numbers (empty when that page did not run)."""
+        value = self.results.get("headline")
+        return value if isinstance(value, dict) and "estimate" in value else {}
+
+    def section(self, key: str) -> dict | None:
+        """``results[key]`` when it is a non-empty dict, else None (its page did not run)."""
+        value = self.results.get(key)
+        return value if isinstance(value, dict) and value else None
+
+
+def collect(run_dir: str | Path) -> RunOutputs:
+    """Read what the other pages of the run in ``run_dir`` wrote (missing files are None/empty)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ValueError(f"run_dir {str(run_dir)!r} is not a folder; pass the run folder")
+    results_path = run_dir / "results.json"
+    results = json.loads(results_path.read_text("utf-8")) if results_path.is_file() else {}
+    tables = run_dir / "tables"
+    effects_path = tables / "effects.csv"
+    effects = pd.read_csv(effects_path, dtype={"term": str}) if effects_path.is_file() else None
+    coverage_path = tables / "coverage_by_commune_wave.csv"
+    coverage = (
+        pd.read_csv(coverage_path, dtype={"commune_code": str}) if coverage_path.is_file() else None
+    )
+    folder = run_dir / "figures"
+    alts_path = folder / "alt_text.json"
+    alts = json.loads(alts_path.read_text("utf-8")) if alts_path.is_file() else {}
+    figures = {
+        name: (folder / f"{name}.png", str(alt))
+        for name, alt in alts.items()
+        if (folder / f"{name}.png").is_file()
+    }
+    findings = {
+        path.stem: path.read_text("utf-8").strip()
+        for path in sorted((run_dir / "findings").glob("*.txt"))
+        if path.stem != PAGE
+    }
+    return RunOutputs(
+        results=results, effects=effects, coverage=coverage, figures=figures, findings=findings
+    )
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def p_text(p: float | None, language: Language) -> str:
+    """``= 0,023`` or ``< 0,001`` (to follow a ``p``), so no sentence reads ``p = < 0,001``."""
+    text = format_p_value(p, language)
+    return text if text.startswith("<") else f"= {text}"
+
+
+def mid_sentence(label: str) -> str:
+    """A label placed inside a sentence: first letter lower-cased unless it starts an acronym."""
+    if len(label) > 1 and label[0].isupper() and label[1].islower():
+        return label[0].lower() + label[1:]
+    return label
+
+
+def format_billion_vnd(amount: float | None, language: Language) -> str:
+    """A large amount of đồng in billions (``2,95 tỷ đồng`` / ``VND 2.95 billion``)."""
+    if not _finite(amount):
+        return "–"
+    return t("summary.units.billion_vnd", language, value=format_number(amount / 1e9, language, 2))
+
+
+def page_label(page: str, language: Language) -> str:
+    """The reader's name of a page (``Trang 3 – Tác động``), or its file name if unknown."""
+    try:
+        return t(f"summary.pages.p{page}", language)
+    except KeyError:
+        return page
+
+
+def _missing(key: str, language: Language) -> str:
+    return t("summary.missing", language, page=page_label(SOURCES.get(key, key), language))
+
+
+def _pilots(outputs: RunOutputs) -> int | None:
+    n = outputs.headline.get("n_pilot")
+    if n is None and outputs.section("where_it_works"):
+        n = outputs.results["where_it_works"].get("n_pilot")
+    return int(n) if _finite(n) else None
+
+
+def _effect_row(outputs: RunOutputs, outcome: str, estimator: str) -> pd.Series | None:
+    """One estimate from effects.csv (the ``treated`` term; the first inference listed)."""
+    fx = outputs.effects
+    if fx is None or fx.empty:
+        return None
+    hit = fx[
+        (fx["outcome"] == outcome) & (fx["estimator"] == estimator) & (fx["term"] == "treated")
+    ]
+    return hit.iloc[0] if len(hit) else None
+
+
+# -- the question and the three-sentence answer ----------------------------------------------
+
+
+def question(outputs: RunOutputs, params: Params, language: Language) -> str:
+    """The question the evaluation answers, with the pilot's size when it is known."""
+    pilots = _pilots(outputs)
+    communes = outputs.headline.get("n_communes")
+    if pilots is not None and _finite(communes):
+        return t("summary.question", language, pilots=pilots, communes=int(communes))
+    return t("summary.question_generic", language)
+
+
+def effect_sentence(outputs: RunOutputs, language: Language) -> str:
+    """Sentence 1: how large the effect is (and on the share of satisfied households)."""
+    h = outputs.headline
+    if not h:
+        return _missing("headline", language)
+    outcome = str(h.get("outcome", "satisfaction_index"))
+    estimate = float(h["estimate"])
+    extra = ""
+    if outcome != "pct_satisfied":
+        row = _effect_row(outputs, "pct_satisfied", "twfe_household")
+        if row is not None and _finite(row["estimate"]):
+            extra = t(
+                "summary.effect_extra",
+                language,
+                effect=format_effect("pct_satisfied", abs(float(row["estimate"])), language),
+                direction=t("summary.rose" if row["estimate"] >= 0 else "summary.fell", language),
+            )
+    return t(
+        "summary.effect_up" if estimate >= 0 else "summary.effect_down",
+        language,
+        pilots=h.get("n_pilot", "–"),
+        outcome=outcome_label(outcome, language),
+        effect=format_effect(outcome, abs(estimate), language),
+        extra=extra,
+    )
+
+
+def _few_cluster(h: dict) -> tuple[float, float, float, str] | None:
+    """(low, high, p, method label source) of the interval valid with few pilots, else CRV1."""
+    for ci_key, p_key, method in (
+        (
+            "few_cluster_conf_int",
+            "few_cluster_p_value",
+            h.get("few_cluster_label") or h.get("few_cluster_method"),
+        ),
+        ("crv1_conf_int", "crv1_p_value", "crv1"),
+    ):
+        ci = h.get(ci_key)
+        if isinstance(ci, list | tuple) and len(ci) == 2 and all(_finite(v) for v in ci):
+            return float(ci[0]), float(ci[1]), float(h.get(p_key, float("nan"))), str(method)
+    return None
+
+
+def certainty_sentence(outputs: RunOutputs, language: Language) -> str:
+    """Sentence 2: how sure we are (few-cluster interval, pre-trend test)."""
+    h = outputs.headline
+    if not h:
+        return _missing("headline", language)
+    outcome = str(h.get("outcome", "satisfaction_index"))
+    interval = _few_cluster(h)
+    if interval is None:
+        return t("summary.sure_none", language)
+    low, high, p, method = interval
+    clear = low > 0 or high < 0
+    pretrend = h.get("pretrend_p_value")
+    trend = "" if not _finite(pretrend) else ("_parallel" if pretrend >= 0.05 else "_not_parallel")
+    return t(
+        f"summary.sure_{'clear' if clear else 'unclear'}{trend}",
+        language,
+        low=format_effect(outcome, low, language),
+        high=format_effect(outcome, high, language),
+        p=p_text(p, language),
+        method=mid_sentence(inference_label(method, language)),
+        pretrend=p_text(pretrend, language) if trend else "",
+    )
+
+
+def _moderator_label(moderator: str, language: Language) -> str:
+    # The where-it-works page names its moderators; fall back to the column name.
+    try:
+        return t(f"where_it_works.moderators.{moderator}", language)
+    except KeyError:
+        return moderator
+
+
+def where_sentence(outputs: RunOutputs, language: Language) -> str:
+    """Sentence 3: where the model works (from the where-it-works page)."""
+    ww = outputs.section("where_it_works")
+    if ww is None:
+        return _missing("where_it_works", language)
+    pilots = ww.get("n_pilot", _pilots(outputs) or "–")
+    chosen = ww.get("chosen_moderator")
+    if not chosen:
+        return t("summary.where_average", language, pilots=pilots)
+    outcome = outputs.headline.get("outcome")
+    rows = [r for r in ww.get("interactions", []) if r.get("moderator") == chosen]
+    row = next((r for r in rows if r.get("outcome") == outcome), rows[0] if rows else {})
+    slope = row.get("slope")
+    direction = t(
+        "summary.larger" if not _finite(slope) or slope >= 0 else "summary.smaller", language
+    )
+    return t(
+        "summary.where_moderator",
+        language,
+        moderator=_moderator_label(str(chosen), language),
+        direction=direction,
+        p=p_text(row.get("p_holm"), language),
+        pilots=pilots,
+    )
+
+
+def answer(outputs: RunOutputs, language: Language, markdown: bool = True) -> list[str]:
+    """The answer in three sentences (effect, how sure, where it works), each with its label.
+
+    ``markdown=False`` gives plain text (the index page escapes HTML and shows no Markdown).
+    """
+    sentences = (
+        ("effect", effect_sentence(outputs, language)),
+        ("sure", certainty_sentence(outputs, language)),
+        ("where", where_sentence(outputs, language)),
+    )
+    mark = "**" if markdown else ""
+    return [f"{mark}{t(f'summary.label_{key}', language)}:{mark} {text}" for key, text in sentences]
+
+
+# -- the three figures -----------------------------------------------------------------------
+
+
+def key_figures(outputs: RunOutputs) -> list[str]:
+    """Names of the (up to) three figures to show: headline, event study, one from pages 5-6."""
+    chosen = [name for name in MAIN_FIGURES if name in outputs.figures]
+    for prefix in THIRD_FIGURE_PREFIXES:
+        third = sorted(n for n in outputs.figures if n.startswith(prefix))
+        if third:
+            chosen.append(third[0])
+            break
+    return chosen
+
+
+def figure_caption(name: str, number: int, language: Language) -> str:
+    """``Hình 1. …``: the figure's caption from this page's messages (generic if unknown)."""
+    stem = next((p for p in (*MAIN_FIGURES, *THIRD_FIGURE_PREFIXES) if name.startswith(p)), "")
+    key = f"summary.figure_captions.{stem.rstrip('_')}"
+    try:
+        text = t(key, language)
+    except KeyError:
+        text = t("summary.figure_captions.other", language)
+    return t("summary.figure_number", language, number=number, caption=text)
+
+
+def figure_html(png: bytes, alt: str, caption: str) -> str:
+    """An embedded PNG with its alt text and caption (no file link: the page opens offline)."""
+    data = base64.b64encode(png).decode()
+    return (
+        '<figure class="summary-figure" style="margin:12px 0 18px 0">'
+        f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" style="max-width:100%">'
+        f'<figcaption style="font-weight:bold;margin-top:4px">{html.escape(caption)}</figcaption>'
+        "</figure>"
+    )
+
+
+def missing_figures_sentence(outputs: RunOutputs, language: Language) -> str | None:
+    """One sentence for the figures that could not be shown (None when all three are there)."""
+    shown = key_figures(outputs)
+    if not any(n in shown for n in MAIN_FIGURES):
+        return _missing("headline", language)
+    if len(shown) < len(MAIN_FIGURES) + 1:
+        return t("summary.figure_third_missing", language)
+    return None
+
+
+# -- caveats ---------------------------------------------------------------------------------
+
+
+def caveats(outputs: RunOutputs, params: Params, language: Language) -> list[str]:
+    """What the board should keep in mind: simulated data, few pilots, ballot coverage."""
+    out: list[str] = []
+    if params.simulated:
+        out.append(t("summary.caveat_simulated", language))
+    h = outputs.headline
+    pilots = _pilots(outputs)
+    if pilots is not None:
+        size = h.get("size_of_method")
+        out.append(
+            t(
+                "summary.caveat_few_pilots",
+                language,
+                pilots=pilots,
+                communes=h.get("n_communes", "–"),
+            )
+            + (
+                " " + t("summary.caveat_size", language, size=format_percent(float(size), language))
+                if _finite(size)
+                else ""
+            )
+        )
+    else:
+        out.append(t("summary.caveat_few_pilots_unknown", language))
+    out.append(coverage_caveat(outputs, language))
+    return out
+
+
+def coverage_caveat(outputs: RunOutputs, language: Language) -> str:
+    """Ballot coverage (data-quality table) and whether the model changed it (effects table)."""
+    cov = outputs.coverage
+    parts: list[str] = []
+    if cov is not None and "coverage" in cov and cov["coverage"].notna().any():
+        values = cov["coverage"].astype(float)
+        parts.append(
+            t(
+                "summary.caveat_coverage",
+                language,
+                mean=format_percent(values.mean(), language),
+                low=format_number(int((values < 0.5).sum()), language, 0),
+                cells=format_number(int(values.notna().sum()), language, 0),
+            )
+        )
+    else:
+        parts.append(
+            t(
+                "summary.caveat_coverage_unknown",
+                language,
+                page=page_label("01_data_quality", language),
+            )
+        )
+    row = _effect_row(outputs, "coverage", "twfe_commune_wave")
+    if row is not None and _finite(row["conf_low"]) and _finite(row["conf_high"]):
+        kind = "rose" if row["conf_low"] > 0 else ("fell" if row["conf_high"] < 0 else "same")
+        parts.append(
+            t(
+                f"summary.caveat_coverage_{kind}",
+                language,
+                effect=format_effect("coverage", abs(float(row["estimate"])), language),
+                low=format_effect("coverage", float(row["conf_low"]), language),
+                high=format_effect("coverage", float(row["conf_high"]), language),
+            )
+        )
+    return " ".join(parts)
+
+
+# -- the decision ----------------------------------------------------------------------------
+
+
+def conditions_text(params: Params, language: Language) -> str:
+    """The conditions a commune must meet to be offered the model, in words."""
+    parts = []
+    for key, value in params.scaling.conditions.items():
+        shown = (
+            format_percent(float(value), language, 0)
+            if "condolence" in key or "pct" in key or "share" in key
+            else format_number(float(value), language, 1)
+            if isinstance(value, int | float)
+            else str(value)
+        )
+        try:
+            parts.append(t(f"summary.conditions.{key}", language, value=shown))
+        except KeyError:
+            parts.append(f"{key} = {shown}")
+    return "; ".join(parts) if parts else t("summary.conditions_none", language)
+
+
+def decision_text(outputs: RunOutputs, params: Params, language: Language) -> str:
+    """What there is to decide, with the budget and horizon of the parameters."""
+    return t(
+        "summary.decision",
+        language,
+        pilots=_pilots(outputs) or "–",
+        budget=format_billion_vnd(params.scaling.budget_vnd, language),
+        years=params.scaling.horizon_years,
+    )
+
+
+def _option_label(entry: dict, params: Params, n_pilot: int | str, language: Language) -> str:
+    key = str(entry.get("option", ""))
+    if key in OPTIONS:
+        return t(
+            f"summary.option_{key}",
+            language,
+            pilots=n_pilot,
+            conditions=conditions_text(params, language),
+            budget=format_billion_vnd(params.scaling.budget_vnd, language),
+            steps=params.scaling.rollout_steps,
+        )
+    label = entry.get("label", key)
+    if isinstance(label, dict):
+        label = label.get(language) or next(iter(label.values()), key)
+    return str(label)
+
+
+def options_table(outputs: RunOutputs, params: Params, language: Language) -> pd.DataFrame:
+    """The options with their cost and expected gain (costs from the scaling page).
+
+    Reads ``results["scaling"]["options"]``: a list of dicts with ``option`` (one of
+    :data:`OPTIONS` or another key with a ``label`` {vi, en}), ``n_communes``, ``cost_vnd``
+    (present value over the horizon) and optionally ``gain`` / ``gain_low`` / ``gain_high``
+    (additional satisfied households). Without it, the options are listed with unknown costs.
+    """
+    scaling = outputs.section("scaling") or {}
+    entries = scaling.get("options")
+    if not isinstance(entries, list) or not entries:
+        entries = [{"option": key} for key in OPTIONS]
+    n_pilot = _pilots(outputs) or "–"
+    rows = []
+    for entry in entries:
+        gain = entry.get("gain")
+        low, high = entry.get("gain_low"), entry.get("gain_high")
+        gain_text = "–"
+        if _finite(gain):
+            gain_text = format_number(gain, language, 0)
+            if _finite(low) and _finite(high):
+                gain_text += (
+                    f" ({format_number(low, language, 0)} – {format_number(high, language, 0)})"
+                )
+        key = str(entry.get("option", ""))
+        try:
+            gives = t(f"summary.option_{key}_gives", language)
+        except KeyError:
+            gives = str(entry.get("note", ""))
+        rows.append(
+            {
+                t("summary.col_option", language): _option_label(entry, params, n_pilot, language),
+                t("summary.col_communes", language): (
+                    format_number(entry["n_communes"], language, 0)
+                    if _finite(entry.get("n_communes"))
+                    else "–"
+                ),
+                t("summary.col_cost", language, years=params.scaling.horizon_years): (
+                    format_billion_vnd(entry.get("cost_vnd"), language)
+                ),
+                t("summary.col_gain", language): gain_text,
+                t("summary.col_gives", language): gives,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def options_note(outputs: RunOutputs, language: Language) -> str:
+    """Where the costs come from, or one sentence saying they are not available."""
+    scaling = outputs.section("scaling")
+    if scaling is None:
+        return _missing("scaling", language)
+    if not isinstance(scaling.get("options"), list) or not scaling["options"]:
+        return t("summary.options_no_costs", language)
+    return t("summary.options_source", language)
+
+
+def options_display(table: pd.DataFrame) -> Styler:
+    """The options table for reading: text left, the three number columns right."""
+    return display_table(table, numeric=table.columns[1:4])
+
+
+def display_table(frame: pd.DataFrame, numeric: Sequence[str] = ()) -> Styler:
+    """A table without index, text columns aligned left and ``numeric`` columns right.
+
+    Inline alignment, because the notebook theme right-aligns every cell, which makes sentences
+    in a table hard to read.
+    """
+    numeric = [c for c in numeric if c in frame.columns]
+    text = [c for c in frame.columns if c not in numeric]
+    styler = frame.style.hide(axis="index")
+    if text:
+        styler = styler.set_properties(subset=text, **{"text-align": "left"})
+    if numeric:
+        styler = styler.set_properties(
+            subset=numeric, **{"text-align": "right", "white-space": "nowrap"}
+        )
+    headers = [
+        {"selector": f"th.col_heading.col{i}", "props": [("text-align", "left")]}
+        for i, c in enumerate(frame.columns)
+        if c in text
+    ]
+    return styler.set_table_styles(headers, overwrite=False)
+
+
+# -- the other pages -------------------------------------------------------------------------
+
+
+def findings_table(outputs: RunOutputs, language: Language) -> pd.DataFrame:
+    """Each other page's one-line finding, to read further."""
+    rows = [
+        {
+            t("summary.col_page", language): page_label(page, language),
+            t("summary.col_finding", language): text,
+        }
+        for page, text in sorted(outputs.findings.items())
+    ]
+    return pd.DataFrame(
+        rows, columns=[t("summary.col_page", language), t("summary.col_finding", language)]
+    )
+
+
+def other_pages_sentence(outputs: RunOutputs, language: Language) -> str | None:
+    """One sentence naming the pages whose results this run does not have (None if all ran)."""
+    missing = [
+        SOURCES[k]
+        for k in SOURCES
+        if k not in outputs.results and SOURCES[k] not in outputs.findings
+    ]
+    if not missing:
+        return None
+    return t(
+        "summary.pages_missing",
+        language,
+        pages=", ".join(page_label(p, language) for p in missing),
+    )
+
+
+# -- what the page writes --------------------------------------------------------------------
+
+
+def finding(outputs: RunOutputs, language: Language) -> str:
+    """The page's one-line finding for the index: the first sentence of the answer (plain text)."""
+    return answer(outputs, language, markdown=False)[0]
+
+
+def headline_lines(outputs: RunOutputs) -> dict[str, list[str]]:
+    """The three-sentence answer in every language, for the run's index page."""
+    return {language: answer(outputs, language, markdown=False) for language in LANGUAGES}
+
+
+def results_entry(outputs: RunOutputs, params: Params) -> dict:
+    """What this page adds to ``results.json`` (JSON-serialisable)."""
+    h = outputs.headline
+    outcome = h.get("outcome")
+    interval = _few_cluster(h) if h else None
+    return {
+        "figures": key_figures(outputs),
+        "sections_missing": sorted(k for k in SOURCES if k not in outputs.results),
+        "simulated": bool(params.simulated),
+        "effect_clear": bool(interval and (interval[0] > 0 or interval[1] < 0)),
+        "effect_unit": ("percentage_points" if outcome in PERCENT_OUTCOMES else "points")
+        if outcome
+        else None,
+        "answer": {language: answer(outputs, language) for language in LANGUAGES},
+    }
