@@ -256,13 +256,6 @@ def test_generic_panel(tmp_path):
     assert prepared.baseline.set_index("commune_code").loc["u1", "baseline_score"] == 11.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prepare.py _prepare_panel (line ~298): first_treated read from text is Int64 with "
-    "<NA> for never-treated units, so 'wave_index >= first_treated_wave' is <NA> and treated "
-    "becomes NaN (and pilot <NA>): the never-treated controls drop out of every estimate. Fix: "
-    "use treatment_indicator(frame) as the ballot path does, or cast first_treated to float.",
-)
 def test_generic_panel_never_treated_units_are_untreated(tmp_path):
     prepared = prepare_inputs(_panel_params(tmp_path))
     never = prepared.panel[prepared.panel["commune_code"].isin(["u3", "u4", "u5"])]

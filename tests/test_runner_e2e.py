@@ -147,14 +147,6 @@ def test_invalid_ballots_give_a_failed_run_with_the_problem_table(small_data, tm
     _assert_every_folder_marked(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="runner.py run (line ~203): only DataValidationError is caught around prepare_inputs; "
-    "an unreadable file (InputFileError), HarmonisationError or a window ValueError escapes and "
-    "leaves runs/.<name>.partial with no mark. Fix: catch ValueError there too (write the "
-    "message, status failed) and always os.replace to -FAILED (try/finally).",
-)
 def test_unreadable_input_still_gives_a_failed_run_folder(small_data, tmp_path):
     small_data.ballots.write_bytes("ballot_id,commune_code\nB1,Nhân Hưng\n".encode("cp1258"))
     out = tmp_path / "runs"

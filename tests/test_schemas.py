@@ -371,13 +371,6 @@ def test_admin_duplicate_commune_period_is_a_problem(tmp_path, known):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schemas.py _problems_from: pandera names the (commune_code, period) uniqueness check "
-    "'multiple_fields_uniqueness', which is not in RULES, so the table shows the raw check name "
-    "and 'see data/README.md'. Fix: map it to RULES['field_uniqueness'] (or a 'one row per "
-    "commune and period' rule).",
-)
 def test_admin_duplicate_commune_period_says_how_to_fix(tmp_path, known):
     rows = admin_rows()[:2]
     rows[1][1] = rows[0][1]

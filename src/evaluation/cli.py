@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             except DataValidationError as err:
                 print(err, file=sys.stderr)
                 return 1
+            except ValueError as err:  # unreadable file, harmonisation or window error
+                print(f"error: {err}", file=sys.stderr)
+                return 1
             print(f"valid: {prepared.meta}")
             return 0
         if args.command == "demo":

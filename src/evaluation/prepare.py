@@ -278,7 +278,7 @@ def _prepare_panel(params: Params) -> Prepared:
     for c in spec.outcomes + list(spec.covariates):
         frame[c] = pd.to_numeric(raw[c], errors="coerce")
     if spec.first_treated:
-        ft = pd.to_numeric(raw[spec.first_treated], errors="coerce")
+        ft = pd.to_numeric(raw[spec.first_treated], errors="coerce").astype("float64")
         frame["first_treated_wave"] = ft.where(ft > 0)
     else:
         treat = pd.to_numeric(raw[spec.treatment], errors="coerce")
@@ -288,14 +288,14 @@ def _prepare_panel(params: Params) -> Prepared:
             .groupby("commune_code")["wave_index"]
             .min()
         )
-        frame["first_treated_wave"] = frame["commune_code"].map(first)
+        frame["first_treated_wave"] = frame["commune_code"].map(first).astype("float64")
     frame["district_name"] = raw[spec.strata].astype("string") if spec.strata else "all"
     frame["cluster"] = raw[spec.cluster].astype("string") if spec.cluster else frame["commune_code"]
     frame["n_ballots"] = pd.to_numeric(raw[spec.weights]) if spec.weights else 1.0
     frame["pilot_share"] = 1.0
     pilot_wave = float(frame["first_treated_wave"].min())
-    frame["pilot"] = frame["first_treated_wave"] == pilot_wave
-    frame["treated"] = (frame["wave_index"] >= frame["first_treated_wave"]).astype(float)
+    frame["pilot"] = (frame["first_treated_wave"] == pilot_wave).fillna(False).astype(bool)
+    frame["treated"] = treatment_indicator(frame)
     frame["commune_type"] = "unit"
     frame["cohort"] = frame["first_treated_wave"].map(
         lambda w: "never" if pd.isna(w) else str(int(w))

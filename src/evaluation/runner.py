@@ -192,76 +192,94 @@ def run(
     }
     _write_manifest(work, manifest)
 
-    progress(f"[prepare] reading and validating inputs ({params.data.source})")
-    t0 = time.perf_counter()
-    params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
-    write_text(params_to_yaml(params), work / "params.yaml")
-    manifest["inputs"] = {str(p): sha256(p) for p in params.input_files() + _data_files(params)}
-    ok = True
-    message = ""
     try:
-        prepared = prepare_inputs(params)
-        save_prepared(prepared, work / "prepared")
-    except DataValidationError as err:
-        ok = False
-        message = str(err)
-        write_table(err.problems, work / "tables" / "data_problems.csv")
-        progress(message)
-        # Only the data-quality page can say something useful about invalid data.
-        order = [p for p in order if p.stem == "01_data_quality"]
-        manifest["notebooks"] = [{"name": p.stem, "status": "pending"} for p in order]
-        _save_failed_validation(work, err)
-    manifest["timings_seconds"]["prepare"] = round(time.perf_counter() - t0, 2)
-    _write_manifest(work, manifest)
-
-    for index, notebook in enumerate(order):
-        entry = manifest["notebooks"][index]
-        progress(f"[{index + 1}/{len(order)}] {notebook.stem}")
-        target = work / "notebooks" / notebook.name
-        target.parent.mkdir(exist_ok=True)
+        progress(f"[prepare] reading and validating inputs ({params.data.source})")
         t0 = time.perf_counter()
+        params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
+        write_text(params_to_yaml(params), work / "params.yaml")
+        manifest["inputs"] = {str(p): sha256(p) for p in params.input_files() + _data_files(params)}
+        ok = True
+        message = ""
         try:
-            pm.execute_notebook(
-                str(notebook),
-                str(target),
-                parameters={"run_dir": str(work)},
-                kernel_name="python3",
-                execution_timeout=params.report.execution_timeout,
-                progress_bar=False,
-                cwd=str(work),
-            )
-            entry["status"] = "ok"
-        except Exception as err:  # papermill raises for any failing cell; keep going per flag
-            entry["status"] = "failed"
-            entry["error"] = (
-                _first_failed_cell(target) if target.exists() else f"{type(err).__name__}: {err}"
-            )
+            prepared = prepare_inputs(params)
+            save_prepared(prepared, work / "prepared")
+        except DataValidationError as err:
             ok = False
-            message = f"notebook {notebook.stem} failed at {entry['error']}"
-            progress(f"  FAILED: {message}")
-        entry["execute_seconds"] = round(time.perf_counter() - t0, 2)
-        if target.exists():
-            t1 = time.perf_counter()
-            title = notebook.stem
-            notebook_to_html(target, work / f"{notebook.stem}.html", params.language, title)
-            entry["render_seconds"] = round(time.perf_counter() - t1, 2)
+            message = str(err)
+            write_table(err.problems, work / "tables" / "data_problems.csv")
+            progress(message)
+            # Only the data-quality page can say something useful about invalid data.
+            order = [p for p in order if p.stem == "01_data_quality"]
+            manifest["notebooks"] = [{"name": p.stem, "status": "pending"} for p in order]
+            _save_failed_validation(work, err)
+        except (ValueError, OSError) as err:  # unreadable file, harmonisation or window error
+            ok = False
+            message = f"{type(err).__name__}: {err}"
+            progress(f"FAILED while preparing the inputs: {message}")
+            order = []
+            for entry in manifest["notebooks"]:
+                entry["status"] = "skipped"
+            manifest["error"] = message
+        manifest["timings_seconds"]["prepare"] = round(time.perf_counter() - t0, 2)
         _write_manifest(work, manifest)
-        if entry["status"] == "failed" and on_error == "stop":
-            for later in manifest["notebooks"][index + 1 :]:
-                later["status"] = "skipped"
-            break
 
-    manifest["status"] = "complete" if ok else "failed"
-    manifest["finished"] = datetime.now().isoformat(timespec="seconds")
-    manifest["timings_seconds"]["total"] = round(time.perf_counter() - started, 2)
-    if ok:
-        manifest["outputs"] = {
-            str(p.relative_to(work)): sha256(p)
-            for p in sorted(work.rglob("*"))
-            if p.is_file() and p.name != "manifest.json" and "prepared" not in p.parts
-        }
-    write_index(work, manifest, params.language, params.simulated)
-    _write_manifest(work, manifest)
+        for index, notebook in enumerate(order):
+            entry = manifest["notebooks"][index]
+            progress(f"[{index + 1}/{len(order)}] {notebook.stem}")
+            target = work / "notebooks" / notebook.name
+            target.parent.mkdir(exist_ok=True)
+            t0 = time.perf_counter()
+            try:
+                pm.execute_notebook(
+                    str(notebook),
+                    str(target),
+                    parameters={"run_dir": str(work)},
+                    kernel_name="python3",
+                    execution_timeout=params.report.execution_timeout,
+                    progress_bar=False,
+                    cwd=str(work),
+                )
+                entry["status"] = "ok"
+            except Exception as err:  # papermill raises for any failing cell; keep going per flag
+                entry["status"] = "failed"
+                entry["error"] = (
+                    _first_failed_cell(target)
+                    if target.exists()
+                    else f"{type(err).__name__}: {err}"
+                )
+                ok = False
+                message = f"notebook {notebook.stem} failed at {entry['error']}"
+                progress(f"  FAILED: {message}")
+            entry["execute_seconds"] = round(time.perf_counter() - t0, 2)
+            if target.exists():
+                t1 = time.perf_counter()
+                title = notebook.stem
+                notebook_to_html(target, work / f"{notebook.stem}.html", params.language, title)
+                entry["render_seconds"] = round(time.perf_counter() - t1, 2)
+            _write_manifest(work, manifest)
+            if entry["status"] == "failed" and on_error == "stop":
+                for later in manifest["notebooks"][index + 1 :]:
+                    later["status"] = "skipped"
+                break
+
+        manifest["status"] = "complete" if ok else "failed"
+        manifest["finished"] = datetime.now().isoformat(timespec="seconds")
+        manifest["timings_seconds"]["total"] = round(time.perf_counter() - started, 2)
+        if ok:
+            manifest["outputs"] = {
+                str(p.relative_to(work)): sha256(p)
+                for p in sorted(work.rglob("*"))
+                if p.is_file() and p.name != "manifest.json" and "prepared" not in p.parts
+            }
+        write_index(work, manifest, params.language, params.simulated)
+        _write_manifest(work, manifest)
+    except BaseException as err:  # any crash: the folder must not look complete
+        manifest["status"] = "failed"
+        manifest["error"] = f"{type(err).__name__}: {err}"
+        manifest["finished"] = datetime.now().isoformat(timespec="seconds")
+        _write_manifest(work, manifest)
+        os.replace(work, parent / f"{name}-FAILED")
+        raise
     final = parent / (name if ok else f"{name}-FAILED")
     os.replace(work, final)
     progress(f"{'done' if ok else 'FAILED'}: {final}")

@@ -45,6 +45,10 @@ RULES: dict[str, tuple[str, str]] = {
         "add a column with exactly this name (see data/README.md)",
     ),
     "not_nullable": ("value is required", "fill in the empty cell"),
+    "multiple_fields_uniqueness": (
+        "only one row per commune and period (or commune and item) is allowed",
+        "merge or remove the duplicated rows",
+    ),
     "field_uniqueness": (
         "value must be unique",
         "give each record its own id; remove duplicated rows",
@@ -105,7 +109,9 @@ def _element(name: str, fn: Callable[[str], bool]) -> pa.Check:
 
 def _matches(pattern: str, name: str) -> pa.Check:
     # pandera reports its built-in checks by their repr; named custom checks keep our rule name.
-    return pa.Check(lambda s: s.str.fullmatch(pattern).fillna(False).astype(bool), name=name, ignore_na=True)
+    return pa.Check(
+        lambda s: s.str.fullmatch(pattern).fillna(False).astype(bool), name=name, ignore_na=True
+    )
 
 
 def _one_of(values: Iterable[str], name: str) -> pa.Check:

@@ -12,6 +12,13 @@ from evaluation.prepare import Prepared
 from evaluation.report.style import COMPARISON_COLOUR, PILOT_COLOUR, new_figure
 
 
+def period_label(prepared: Prepared, index: float) -> str:
+    """A period as the reader knows it: a quarter (2019Q4) for ballots, the raw value for a panel."""
+    if prepared.meta.get("source") == "panel":
+        return str(int(index))
+    return wave_label(index)
+
+
 def validation_failed(prepared: Prepared) -> bool:
     return bool(prepared.meta.get("validation_failed"))
 
@@ -29,10 +36,13 @@ def inputs_summary(prepared: Prepared, language: Language) -> pd.DataFrame:
         ("dq.n_waves", format_number(meta["n_waves"], language, 0)),
         (
             "dq.first_last_wave",
-            f"{wave_label(prepared.panel['wave_index'].min())} – {wave_label(prepared.panel['wave_index'].max())}",
+            f"{period_label(prepared, prepared.panel['wave_index'].min())} – {period_label(prepared, prepared.panel['wave_index'].max())}",
         ),
-        ("dq.pilot_wave", wave_label(meta["pilot_wave"])),
-        ("dq.window", f"{wave_label(meta['window_start'])} – {wave_label(meta['window_end'])}"),
+        ("dq.pilot_wave", period_label(prepared, meta["pilot_wave"])),
+        (
+            "dq.window",
+            f"{period_label(prepared, meta['window_start'])} – {period_label(prepared, meta['window_end'])}",
+        ),
     ]
     if prepared.has_ballots:
         rows.insert(3, ("dq.n_ballots", format_number(meta["n_ballots"], language, 0)))
@@ -124,7 +134,7 @@ def coverage_figure(prepared: Prepared, language: Language) -> Figure:
         va="top",
         fontsize=11,
     )
-    ax.set_xticks(x, [wave_label(w) for w in x], rotation=45, ha="right")
+    ax.set_xticks(x, [period_label(prepared, w) for w in x], rotation=45, ha="right")
     ax.set_ylabel(t("dq.coverage_axis", language))
     ax.set_title(t("dq.coverage_title", language))
     ax.legend(loc="lower left")
