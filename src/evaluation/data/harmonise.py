@@ -15,6 +15,7 @@ import pandas as pd
 
 from evaluation.config import HarmoniseParams
 from evaluation.data.registry import Registry, crosswalk
+from evaluation.data.schemas import ADMIN_COUNTS
 
 
 class HarmonisationError(ValueError):
@@ -199,15 +200,6 @@ def harmonise(
     )
 
 
+#: Stock counts are averaged over a quarter's months; every other admin count is a flow and adds up.
 _STOCKS = ("one_stop_staff", "households_total", "ballot_roster")
-_ADDITIVE = (
-    "dossiers_received",
-    "dossiers_on_time",
-    "apology_letters",
-    "condolence_due",
-    "condolence_on_time",
-    "complaints_attitude",
-    "one_stop_staff",
-    "households_total",
-    "ballot_roster",
-)
+_ADDITIVE = ADMIN_COUNTS

@@ -108,24 +108,13 @@ def coverage_figure(prepared: Prepared, language: Language) -> Figure:
     by_wave = panel.groupby(["wave_index", "pilot"])["coverage"].mean().unstack("pilot")
     fig, ax = new_figure(10, 4.8)
     x = by_wave.index.to_numpy()
-    if True in by_wave:
-        ax.plot(
-            x,
-            100 * by_wave[True],
-            marker="o",
-            color=PILOT_COLOUR,
-            lw=2.5,
-            label=t("dq.pilot", language),
-        )
-    if False in by_wave:
-        ax.plot(
-            x,
-            100 * by_wave[False],
-            marker="s",
-            color=COMPARISON_COLOUR,
-            lw=2.5,
-            label=t("dq.non_pilot", language),
-        )
+    for is_pilot, marker, colour, key in (
+        (True, "o", PILOT_COLOUR, "dq.pilot"),
+        (False, "s", COMPARISON_COLOUR, "dq.non_pilot"),
+    ):
+        if is_pilot in by_wave:
+            series = 100 * by_wave[is_pilot]
+            ax.plot(x, series, marker=marker, color=colour, lw=2.5, label=t(key, language))
     ax.axvline(prepared.meta["pilot_wave"] - 0.5, color="black", ls="--", lw=1)
     ax.text(
         prepared.meta["pilot_wave"] - 0.4,
