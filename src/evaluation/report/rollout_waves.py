@@ -60,6 +60,7 @@ __all__ = [
     "cohort_table",
     "design_reading",
     "equal_exposure",
+    "first_waves",
     "event_time_table",
     "group_time_chart",
     "headline_outcome",
@@ -601,6 +602,13 @@ def _effect_ci(outcome: str, row: pd.Series, language: Language) -> tuple[str, s
     return effect, f"{low} – {high}"
 
 
+def first_waves(n: int, language: Language) -> str:
+    """``first survey wave`` / ``first 3 survey waves`` (singular and plural wording)."""
+    if n == 1:
+        return t("rollout_page.first_wave_one", language)
+    return t("rollout_page.first_wave_many", language, n=n)
+
+
 def _p_text(p: float, language: Language) -> str:
     """``= 0,123`` or ``< 0,001``, to follow a ``p`` in running text."""
     text = format_p_value(p, language)
@@ -780,7 +788,7 @@ def cohort_table(
                 ),
                 t("rollout_page.col_group_att", language): full,
                 t("rollout_page.col_ci", language): full_ci,
-                t("rollout_page.col_equal", language, waves=k + 1): same,
+                t("rollout_page.col_equal", language, waves=first_waves(k + 1, language)): same,
                 t("rollout_page.col_equal_ci", language): same_ci,
             }
         )
@@ -832,7 +840,7 @@ def cohort_reading(exposure: EffectEstimate, design: RolloutDesign, language: La
     text = t(
         f"rollout_page.cohorts_{comparison['verdict']}",
         language,
-        waves=comparison["waves"],
+        waves=first_waves(comparison["waves"], language),
         pilot=format_effect(outcome, comparison["pilot"], language),
         later=format_effect(outcome, comparison["later"], language),
         ratio=f"{format_number(100 * ratio, language, 0)}%" if np.isfinite(ratio) else "–",
@@ -936,7 +944,7 @@ def rollout_summary(
         text += " " + t(
             "rollout_page.finding_cohorts",
             language,
-            waves=comparison["waves"],
+            waves=first_waves(comparison["waves"], language),
             pilot=format_effect(simple.outcome, comparison["pilot"], language),
             later=format_effect(simple.outcome, comparison["later"], language),
         )
