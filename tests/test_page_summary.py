@@ -1,0 +1,378 @@
+"""The summary page's library (evaluation.report.summary): reads what other pages wrote.
+
+The page recomputes nothing, so the tests build the run folder's contents by hand (results.json
+as page 03 writes it, effects and coverage tables, figures, findings) and check that every
+sentence carries those numbers, in the language's format, and that a missing page is named in
+one sentence instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evaluation.config import load_params
+from evaluation.i18n import LANGUAGES, format_number, t
+from evaluation.report import summary as sm
+from evaluation.report.effects import format_effect, inference_label
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+HEADLINE = {
+    "outcome": "satisfaction_index",
+    "estimate": 0.436,
+    "crv1_conf_int": [0.306, 0.566],
+    "crv1_p_value": 1.3e-9,
+    "few_cluster_method": "cr2_bm",
+    "few_cluster_label": "CR2 (Bell-McCaffrey) with Bell-McCaffrey/Imbens-Kolesar df",
+    "size_of_method": 0.034,
+    "few_cluster_conf_int": [0.293, 0.579],
+    "few_cluster_p_value": 5.9e-6,
+    "n_pilot": 14,
+    "n_communes": 109,
+    "pretrend_p_value": 0.778,
+}
+WHERE = {
+    "n_pilot": 14,
+    "chosen_moderator": "baseline_one_stop_staff_per_1000",
+    "interactions": [
+        {
+            "moderator": "baseline_one_stop_staff_per_1000",
+            "outcome": "satisfaction_index",
+            "slope": -0.21,
+            "slope_low": -0.3,
+            "slope_high": -0.1,
+            "p_value": 0.002,
+            "p_holm": 0.008,
+        }
+    ],
+    "categories": {},
+    "prediction": {},
+}
+SCALING = {
+    "options": [
+        {"option": "stop", "n_communes": 14, "cost_vnd": 420_000_000},
+        {
+            "option": "budget",
+            "n_communes": 31,
+            "cost_vnd": 2_950_000_000,
+            "gain": 1234.4,
+            "gain_low": 800,
+            "gain_high": 1700,
+        },
+        {"option": "pilot_plus", "label": {"vi": "Phương án riêng", "en": "Own option"}},
+    ]
+}
+
+
+def effects_table(coverage_low: float = 0.021, coverage_high: float = 0.060) -> pd.DataFrame:
+    rows = [
+        ("satisfaction_index", "twfe_household", "treated", 0.436, 0.293, 0.579),
+        ("pct_satisfied", "twfe_household", "treated", 0.199, 0.139, 0.258),
+        ("coverage", "twfe_commune_wave", "treated", 0.0406, coverage_low, coverage_high),
+    ]
+    return pd.DataFrame(
+        rows, columns=["outcome", "estimator", "term", "estimate", "conf_low", "conf_high"]
+    )
+
+
+def coverage_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "commune_code": ["1", "1", "2", "2"],
+            "pilot": [True, True, False, False],
+            "coverage": [0.9, 0.8, 0.45, 0.7],
+        }
+    )
+
+
+def full_outputs(tmp_path: Path) -> sm.RunOutputs:
+    figures = {}
+    for name in ("headline_effect", "event_study", "dose_response_baseline", "gain_cost_curve"):
+        png = tmp_path / f"{name}.png"
+        png.write_bytes(b"\x89PNG fake " + name.encode())
+        figures[name] = (png, f"alt of {name}")
+    return sm.RunOutputs(
+        results={"headline": HEADLINE, "where_it_works": WHERE, "scaling": SCALING},
+        effects=effects_table(),
+        coverage=coverage_table(),
+        figures=figures,
+        findings={"01_data_quality": "data ok", "03_effects": "effect found"},
+    )
+
+
+@pytest.fixture(scope="module")
+def params():
+    return load_params(PROJECT / "params" / "default.yaml")
+
+
+@pytest.fixture
+def outputs(tmp_path):
+    return full_outputs(tmp_path)
+
+
+# -- reading the run folder --------------------------------------------------------------------
+
+
+def test_collect_reads_what_the_pages_wrote(tmp_path):
+    run = tmp_path / "run"
+    (run / "tables").mkdir(parents=True)
+    (run / "figures").mkdir()
+    (run / "findings").mkdir()
+    (run / "results.json").write_text(json.dumps({"headline": HEADLINE}), "utf-8")
+    effects_table().assign(term=["treated"] * 3).to_csv(run / "tables" / "effects.csv", index=False)
+    coverage_table().to_csv(run / "tables" / "coverage_by_commune_wave.csv", index=False)
+    (run / "figures" / "event_study.png").write_bytes(b"png")
+    alts = {"event_study": "Biểu đồ nghiên cứu sự kiện", "no_png_saved": "x"}
+    (run / "figures" / "alt_text.json").write_text(json.dumps(alts, ensure_ascii=False), "utf-8")
+    (run / "findings" / "03_effects.txt").write_text("Điểm hài lòng tăng\n", "utf-8")
+    (run / "findings" / "00_summary.txt").write_text("old summary", "utf-8")
+
+    got = sm.collect(run)
+    assert got.headline == HEADLINE
+    assert list(got.effects["outcome"]) == ["satisfaction_index", "pct_satisfied", "coverage"]
+    assert got.coverage["commune_code"].tolist() == ["1", "1", "2", "2"]
+    assert got.figures == {
+        "event_study": (run / "figures" / "event_study.png", alts["event_study"])
+    }
+    assert got.findings == {"03_effects": "Điểm hài lòng tăng"}
+
+
+def test_collect_of_an_empty_run_and_a_wrong_folder(tmp_path):
+    got = sm.collect(tmp_path)
+    assert got.results == {} and got.effects is None and got.coverage is None
+    assert got.figures == {} and got.findings == {}
+    with pytest.raises(ValueError, match="run_dir"):
+        sm.collect(tmp_path / "nope")
+
+
+# -- the answer ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_answer_has_three_sentences_with_the_pages_numbers(outputs, language):
+    effect, sure, where = sm.answer(outputs, language)
+    assert effect.startswith(f"**{t('summary.label_effect', language)}:**")
+    assert format_effect("satisfaction_index", 0.436, language) in effect
+    assert format_effect("pct_satisfied", 0.199, language) in effect
+    # How sure: the few-cluster interval (not CRV1), its method and the pre-trend p-value.
+    assert format_effect("satisfaction_index", 0.293, language) in sure
+    assert format_effect("satisfaction_index", 0.579, language) in sure
+    assert format_effect("satisfaction_index", 0.306, language) not in sure
+    assert sm.mid_sentence(inference_label(HEADLINE["few_cluster_label"], language)) in sure
+    assert format_number(0.778, language, 3) in sure
+    assert "p = <" not in sure and f"p < {format_number(0.001, language, 3)}" in sure
+    # Where: the chosen moderator, a negative slope reads "smaller", Holm p-value.
+    assert t("where_it_works.moderators.baseline_one_stop_staff_per_1000", language) in where
+    assert t("summary.smaller", language) in where
+    assert format_number(0.008, language, 3) in where
+
+
+def test_vietnamese_and_english_numbers_differ_only_in_format(outputs):
+    vi, en = sm.answer(outputs, "vi"), sm.answer(outputs, "en")
+    assert "0,44" in vi[0] and "0.44" in en[0]
+    assert "0.44" not in vi[0] and "0,44" not in en[0]
+
+
+def test_uncertain_effect_and_diverging_trends_are_said_so(outputs):
+    headline = {
+        **HEADLINE,
+        "estimate": -0.05,
+        "few_cluster_conf_int": [-0.2, 0.1],
+        "few_cluster_p_value": 0.41,
+        "pretrend_p_value": 0.01,
+    }
+    changed = sm.RunOutputs(results={"headline": headline}, effects=outputs.effects)
+    for language in LANGUAGES:
+        effect, sure, _ = sm.answer(changed, language)
+        expected_effect = t(
+            "summary.effect_down",
+            language,
+            pilots=14,
+            outcome=sm.outcome_label("satisfaction_index", language),
+            effect=format_effect("satisfaction_index", 0.05, language),
+            extra=sm.t(
+                "summary.effect_extra",
+                language,
+                effect=format_effect("pct_satisfied", 0.199, language),
+                direction=t("summary.rose", language),
+            ),
+        )
+        assert effect.endswith(expected_effect)
+        assert sure.endswith(
+            t(
+                "summary.sure_unclear_not_parallel",
+                language,
+                low=format_effect("satisfaction_index", -0.2, language),
+                high=format_effect("satisfaction_index", 0.1, language),
+                p=sm.p_text(0.41, language),
+                method=sm.mid_sentence(inference_label(HEADLINE["few_cluster_label"], language)),
+                pretrend=sm.p_text(0.01, language),
+            )
+        )
+
+
+def test_without_few_cluster_interval_the_crv1_interval_is_used():
+    headline = {k: v for k, v in HEADLINE.items() if not k.startswith("few_cluster")}
+    sure = sm.certainty_sentence(sm.RunOutputs(results={"headline": headline}), "en")
+    assert "0.31 points" in sure and "0.57 points" in sure
+    assert inference_label("crv1", "en").lower()[:10] in sure.lower()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_pages_that_did_not_run_are_named_in_one_sentence(language, params):
+    empty = sm.RunOutputs()
+    effect, sure, where = sm.answer(empty, language)
+    assert sm.page_label("03_effects", language) in effect
+    assert sm.page_label("03_effects", language) in sure
+    assert sm.page_label("05_where_it_works", language) in where
+    assert sm.question(empty, params, language) == t("summary.question_generic", language)
+    assert sm.key_figures(empty) == []
+    assert sm.page_label("03_effects", language) in sm.missing_figures_sentence(empty, language)
+    assert sm.page_label("06_scaling", language) in sm.options_note(empty, language)
+    caveats = sm.caveats(empty, params, language)
+    assert t("summary.caveat_few_pilots_unknown", language) in caveats
+    assert sm.page_label("01_data_quality", language) in caveats[-1]
+    assert sm.findings_table(empty, language).empty
+    missing = sm.other_pages_sentence(empty, language)
+    assert all(sm.page_label(p, language) in missing for p in sm.SOURCES.values())
+
+
+def test_no_chosen_moderator_gives_the_average_effect():
+    ww = {**WHERE, "chosen_moderator": None}
+    text = sm.where_sentence(sm.RunOutputs(results={"where_it_works": ww}), "vi")
+    assert text == t("summary.where_average", "vi", pilots=14)
+
+
+# -- figures ---------------------------------------------------------------------------------
+
+
+def test_three_figures_headline_event_study_then_scaling_first(outputs):
+    assert sm.key_figures(outputs) == ["headline_effect", "event_study", "gain_cost_curve"]
+    assert sm.missing_figures_sentence(outputs, "vi") is None
+    only_where = sm.RunOutputs(
+        figures={k: v for k, v in outputs.figures.items() if not k.startswith("gain")}
+    )
+    assert sm.key_figures(only_where)[-1] == "dose_response_baseline"
+    two = sm.RunOutputs(figures={k: outputs.figures[k] for k in sm.MAIN_FIGURES})
+    assert sm.missing_figures_sentence(two, "en") == t("summary.figure_third_missing", "en")
+
+
+def test_figure_html_embeds_the_png_with_escaped_alt_text():
+    text = sm.figure_html(b"\x89PNG", 'Biểu đồ "A" <b>', "Hình 1. Tác động")
+    assert 'src="data:image/png;base64,iVBORw=="' in text
+    assert 'alt="Biểu đồ &quot;A&quot; &lt;b&gt;"' in text
+    assert "<figcaption" in text and "Hình 1. Tác động" in text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_figure_captions_are_numbered(language):
+    caption = sm.figure_caption("event_study", 2, language)
+    assert caption == t(
+        "summary.figure_number",
+        language,
+        number=2,
+        caption=t("summary.figure_captions.event_study", language),
+    )
+    assert t("summary.figure_captions.other", language) in sm.figure_caption("x", 3, language)
+
+
+# -- caveats ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_caveats_simulated_few_pilots_coverage(outputs, params, language):
+    simulated, few, coverage = sm.caveats(outputs, params, language)
+    assert simulated == t("summary.caveat_simulated", language)
+    assert "14" in few and "109" in few and sm.format_percent(0.034, language) in few
+    mean = sum([0.9, 0.8, 0.45, 0.7]) / 4
+    assert sm.format_percent(mean, language) in coverage
+    assert t("summary.caveat_coverage_rose", language).split("{")[0] in coverage
+
+
+def test_no_simulated_caveat_on_real_data(outputs, params):
+    real = params.model_copy(
+        update={"data": params.data.model_copy(update={"source": "files", "simulated": False})}
+    )
+    assert not real.simulated
+    texts = sm.caveats(outputs, real, "vi")
+    assert t("summary.caveat_simulated", "vi") not in texts and len(texts) == 2
+
+
+def test_coverage_unchanged_reads_same(outputs):
+    same = sm.RunOutputs(
+        results=outputs.results, effects=effects_table(-0.01, 0.02), coverage=outputs.coverage
+    )
+    assert t("summary.caveat_coverage_same", "en").split("(")[0] in sm.coverage_caveat(same, "en")
+
+
+# -- the decision ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_options_with_costs_from_the_scaling_page(outputs, params, language):
+    table = sm.options_table(outputs, params, language)
+    assert len(table) == 3
+    cost = table.iloc[:, 2].tolist()
+    assert cost[:2] == [
+        sm.format_billion_vnd(420e6, language),
+        sm.format_billion_vnd(2.95e9, language),
+    ]
+    assert cost[2] == "–"
+    assert table.iloc[1, 3] == (
+        f"{format_number(1234.4, language, 0)} ({format_number(800, language, 0)} – "
+        f"{format_number(1700, language, 0)})"
+    )
+    assert table.iloc[2, 0] == {"vi": "Phương án riêng", "en": "Own option"}[language]
+    assert table.columns[2] == t("summary.col_cost", language, years=params.scaling.horizon_years)
+    assert sm.options_note(outputs, language) == t("summary.options_source", language)
+
+
+def test_options_without_scaling_page_list_the_four_choices(params):
+    table = sm.options_table(sm.RunOutputs(results={"headline": HEADLINE}), params, "vi")
+    assert len(table) == len(sm.OPTIONS)
+    assert (table.iloc[:, 2] == "–").all()
+    assert "14" in table.iloc[0, 0]
+    assert "3,00 tỷ đồng" in table.iloc[2, 0]
+    assert str(params.scaling.rollout_steps) in table.iloc[3, 0]
+    assert "0,8" in table.iloc[1, 0] and "60%" in table.iloc[1, 0]
+
+
+def test_billions_of_dong():
+    assert sm.format_billion_vnd(2_950_000_000, "vi") == "2,95 tỷ đồng"
+    assert sm.format_billion_vnd(2_950_000_000, "en") == "VND 2.95 billion"
+    assert sm.format_billion_vnd(None, "en") == "–"
+
+
+def test_decision_names_budget_and_horizon(outputs, params):
+    text = sm.decision_text(outputs, params, "vi")
+    assert "14" in text and "3,00 tỷ đồng" in text and str(params.scaling.horizon_years) in text
+
+
+def test_text_tables_are_left_aligned(outputs, params):
+    html = sm.options_display(sm.options_table(outputs, params, "en")).to_html()
+    assert "text-align: left" in html and "text-align: right" in html
+
+
+# -- what the page writes --------------------------------------------------------------------
+
+
+def test_index_lines_are_plain_text_in_both_languages(outputs):
+    lines = sm.headline_lines(outputs)
+    assert set(lines) == set(LANGUAGES)
+    for language in LANGUAGES:
+        assert len(lines[language]) == 3
+        assert not any("**" in line for line in lines[language])
+        assert lines[language][0].startswith(t("summary.label_effect", language) + ":")
+    assert sm.finding(outputs, "en") == lines["en"][0]
+
+
+def test_results_entry_is_json(outputs, params):
+    entry = sm.results_entry(outputs, params)
+    assert json.loads(json.dumps(entry)) == entry
+    assert entry["figures"] == ["headline_effect", "event_study", "gain_cost_curve"]
+    assert entry["effect_clear"] is True and entry["simulated"] is True
+    assert entry["sections_missing"] == ["comparison", "robustness", "rollout_waves"]
