@@ -197,7 +197,6 @@ def generate_demo(params: Params, folder: Path) -> DemoFiles:
     communes["tau"] = np.clip(tau, 0.0, None)
 
     ballots, admin, truth = [], [], []
-    counter = 0
     for t, wave in enumerate(waves):
         on_new_map = wave.start_time >= change_date
         for c in communes.itertuples(index=False):
@@ -243,22 +242,24 @@ def generate_demo(params: Params, folder: Path) -> DemoFiles:
                 # In the first quarter after the merger some ballots still carry the old code.
                 record_code = c.commune_code if rng.random() < 0.3 else code
             day = wave.start_time + pd.to_timedelta(rng.integers(10, 80, len(idx)), unit="D")
-            frame = pd.DataFrame(answers.astype(int), columns=items)
-            frame.insert(0, "ballot_id", [f"B{counter + k:07d}" for k in range(len(idx))])
-            frame.insert(1, "commune_code", record_code)
-            frame.insert(2, "survey_date", day.strftime("%d/%m/%Y"))
-            frame.insert(3, "wave", str(wave))
-            frame.insert(4, "household_id", [f"{c.commune_code}-H{h:04d}" for h in idx])
-            frame["respondent_female"] = (rng.random(len(idx)) < 0.45).astype(int)
-            frame["weight"] = np.round(c.households_total / len(idx), 3)
-            counter += len(idx)
-            ballots.append(frame)
+            n = len(idx)
+            ballots.append(
+                {
+                    "answers": answers.astype(int),
+                    "commune_code": np.full(n, record_code, dtype=object),
+                    "survey_date": day.strftime("%d/%m/%Y").to_numpy(),
+                    "wave": np.full(n, str(wave), dtype=object),
+                    "household_id": np.char.add(
+                        f"{c.commune_code}-H", np.char.zfill(idx.astype(str), 4)
+                    ),
+                    "respondent_female": (rng.random(n) < 0.45).astype(int),
+                    "weight": np.full(n, np.round(c.households_total / n, 3)),
+                }
+            )
             if treated:
-                truth.append(
-                    (code, str(wave), c.pilot, answers0.astype(float), answers1.astype(float))
-                )
+                truth.append((code, str(wave), c.pilot, answers0, answers1))
             admin.append(_admin_row(c, code, wave, treated, roster, rng))
-    ballots_frame = pd.concat(ballots, ignore_index=True)
+    ballots_frame = _ballot_frame(ballots, items)
     admin_frame = pd.DataFrame(admin)
     admin_frame = admin_frame.groupby(["commune_code", "period"], as_index=False).agg(
         {**{k: "sum" for k in admin_frame.columns if k not in ("commune_code", "period")}}
@@ -285,6 +286,24 @@ def generate_demo(params: Params, folder: Path) -> DemoFiles:
     with atomic_path(folder / "COMPLETE") as tmp:
         tmp.write_text("ok\n")
     return files
+
+
+def _ballot_frame(chunks: list[dict], items: list[str]) -> pd.DataFrame:
+    """One ballots table from the per-commune-wave arrays (built once: fast)."""
+    frame = pd.DataFrame(np.concatenate([c["answers"] for c in chunks]), columns=items)
+    n = len(frame)
+    front = {
+        "ballot_id": np.char.add("B", np.char.zfill(np.arange(n).astype(str), 7)),
+        **{
+            k: np.concatenate([c[k] for c in chunks])
+            for k in ("commune_code", "survey_date", "wave", "household_id")
+        },
+    }
+    for position, (name, values) in enumerate(front.items()):
+        frame.insert(position, name, values)
+    frame["respondent_female"] = np.concatenate([c["respondent_female"] for c in chunks])
+    frame["weight"] = np.concatenate([c["weight"] for c in chunks])
+    return frame
 
 
 def _admin_row(
@@ -339,20 +358,34 @@ def _truth(
     """True effects on the measured outcomes, from each treated ballot's two potential answers."""
     items = ballot.items
     sipas = [i for v in ballot.factors.values() for i in v]
-    rows = []
-    for code, wave, pilot, a0, a1 in truth:
-        s0 = score_ballots(pd.DataFrame(a0, columns=items), ballot)
-        s1 = score_ballots(pd.DataFrame(a1, columns=items), ballot)
-        rows.append(
-            {
-                "commune_code": code,
-                "wave": wave,
-                "pilot": bool(pilot),
-                "n_ballots": len(a0),
-                "effect_index": float((s1["satisfaction_index"] - s0["satisfaction_index"]).mean()),
-                "effect_pct_satisfied": float((s1["pct_satisfied"] - s0["pct_satisfied"]).mean()),
-            }
-        )
+    # Score every treated ballot's two potential answer sets at once, then average per cell.
+    cell = np.concatenate([np.full(len(a0), k) for k, (_, _, _, a0, _) in enumerate(truth)])
+    s0 = score_ballots(
+        pd.DataFrame(np.concatenate([x[3] for x in truth]).astype(float), columns=items), ballot
+    )
+    s1 = score_ballots(
+        pd.DataFrame(np.concatenate([x[4] for x in truth]).astype(float), columns=items), ballot
+    )
+    diff = pd.DataFrame(
+        {
+            "cell": cell,
+            "effect_index": s1["satisfaction_index"] - s0["satisfaction_index"],
+            "effect_pct_satisfied": s1["pct_satisfied"] - s0["pct_satisfied"],
+        }
+    ).groupby("cell")
+    means = diff.mean()
+    sizes = diff.size()
+    rows = [
+        {
+            "commune_code": code,
+            "wave": wave,
+            "pilot": bool(pilot),
+            "n_ballots": int(sizes.loc[k]),
+            "effect_index": float(means.loc[k, "effect_index"]),
+            "effect_pct_satisfied": float(means.loc[k, "effect_pct_satisfied"]),
+        }
+        for k, (code, wave, pilot, _, _) in enumerate(truth)
+    ]
     cells = pd.DataFrame(rows)
     pilot_cells = cells[cells["pilot"]]
     rollout_start = min(pd.Period(w, "Q") for w in demo.rollout_waves)
