@@ -117,6 +117,22 @@ def notebook_order(names: list[str] | None = None) -> list[Path]:
     return [p for p in found if p.stem not in RUN_LAST] + [p for p in found if p.stem in RUN_LAST]
 
 
+def _ipc_kernel_manager() -> type:
+    """A kernel manager on IPC sockets: no TCP ports to collide when runs go in parallel, and no
+    ipykernel warning about unencrypted TCP on every start."""
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: object) -> None:
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = str(Path(tempfile.mkdtemp(prefix="evaluation-kernel-")) / "ipc")
+
+    return IpcKernelManager
+
+
 def _write_manifest(folder: Path, manifest: dict) -> None:
     write_text(json.dumps(manifest, indent=2, ensure_ascii=False), folder / "manifest.json")
 
@@ -238,6 +254,7 @@ def run(
                     execution_timeout=params.report.execution_timeout,
                     progress_bar=False,
                     cwd=str(work),
+                    kernel_manager_class=_ipc_kernel_manager(),
                 )
                 entry["status"] = "ok"
             except Exception as err:  # papermill raises for any failing cell; keep going per flag
