@@ -27,10 +27,14 @@ import pandas as pd
 
 from evaluation.config import Params
 from evaluation.i18n import Language, format_number, format_percent, format_vnd, t
-from evaluation.measures import wave_label
 from evaluation.prepare import Prepared
 from evaluation.report.effects import format_effect, outcome_label
-from evaluation.report.where_it_works import PREDICTION_COLUMNS, commune_predictions
+from evaluation.report.where_it_works import (
+    PREDICTION_COLUMNS,
+    commune_predictions,
+    period_label,
+    prediction_outcomes,
+)
 from evaluation.scaling.budget import RolloutPlan, gain_cost_curve, plan_rollout
 from evaluation.scaling.cost_effectiveness import (
     CostEffectiveness,
@@ -96,7 +100,8 @@ def prediction_frame(
         for col in ("pilot", "extrapolated"):
             out[col] = out[col].astype(str).str.lower().isin(["true", "1", "1.0"])
         return out
-    return commune_predictions(prepared, params, None)
+    outcomes = prediction_outcomes(prepared.panel, params.analysis.headline_outcome)
+    return commune_predictions(prepared, params, None, outcomes)
 
 
 def last_wave(prepared: Prepared) -> int:
@@ -687,7 +692,10 @@ def stepped_wedge_design(
         seed=s.rollout_seed,
         start_period=start,
         unit="commune_code",
-        first_date=next_quarter_start(start - 1),
+        # quarters have calendar dates; a generic panel's periods may not
+        first_date=None
+        if prepared.meta.get("source") == "panel"
+        else next_quarter_start(start - 1),
     )
     names = communes.set_index("commune_code")["commune_name"]
     design.insert(1, "commune_name", design["commune_code"].map(names).to_numpy())
@@ -695,7 +703,7 @@ def stepped_wedge_design(
     design.insert(
         design.columns.get_loc("start_period") + 1,
         "start_wave",
-        [wave_label(w) for w in design["start_period"]],
+        [period_label(prepared, w) for w in design["start_period"]],
     )
     design["pool"] = label
     return design
@@ -727,7 +735,11 @@ def wedge_balance(design: pd.DataFrame, frame: pd.DataFrame, prepared: Prepared)
                 "baseline_index"
             ]
         )
-    covariates = [c for c in ("households", "baseline_index") if communes[c].notna().any()]
+    covariates = [
+        c for c in ("households", "baseline_index") if c in communes and communes[c].notna().any()
+    ]
+    if not covariates:
+        return pd.DataFrame(columns=["step", "covariate", "mean", "n_communes"])
     return step_balance(design, communes, covariates)
 
 
@@ -767,7 +779,14 @@ def conditions_reading(
     table: pd.DataFrame, skipped: Sequence[str], params: Params, language: Language
 ) -> str:
     """How many candidates have the conditions and which criterion excludes most."""
-    counts = failure_counts(table, [k for k in params.scaling.conditions if k not in skipped])
+    checked = [k for k in params.scaling.conditions if k not in skipped]
+    if not checked:
+        return t(
+            "scaling_page.conditions_unchecked",
+            language,
+            criteria=", ".join(criterion_label(k, language) for k in skipped) or "–",
+        )
+    counts = failure_counts(table, checked)
     parts = [
         t(
             "scaling_page.conditions_reading",

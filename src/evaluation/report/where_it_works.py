@@ -32,6 +32,7 @@ from evaluation.estimators.heterogeneity import (
 from evaluation.estimators.result import EffectEstimate
 from evaluation.i18n import Language, format_number, t
 from evaluation.inference.multiple_testing import holm
+from evaluation.measures import wave_label
 from evaluation.prepare import Prepared
 from evaluation.report.effects import (
     BALLOT_LEVEL,
@@ -72,6 +73,13 @@ PREDICTION_COLUMNS = [
 def _weights(outcome: str) -> str | None:
     # commune-wave means of ballot answers are weighted by ballots returned, as on page 03
     return "n_ballots" if outcome in BALLOT_LEVEL or outcome.startswith("factor_") else None
+
+
+def period_label(prepared: Prepared, index: int | float) -> str:
+    """A wave index as the reader knows it: a quarter for ballots, the period as given otherwise."""
+    if prepared.meta.get("source") == "panel":
+        return str(int(index))
+    return wave_label(index)
 
 
 def commune_moderators(prepared: Prepared) -> pd.DataFrame:
@@ -351,6 +359,12 @@ def choose_moderator(table: pd.DataFrame, alpha: float) -> str | None:
         return None
     best = table.sort_values(["slope_p_holm", "slope_p_value"]).iloc[0]
     return str(best["moderator"]) if best["slope_p_holm"] < alpha else None
+
+
+def prediction_outcomes(frame: pd.DataFrame, headline: str) -> list[str]:
+    """The headline outcome and the outcomes the scaling page prices, those the data have."""
+    wanted = dict.fromkeys([headline, *PREDICTION_OUTCOMES])
+    return [o for o in wanted if o in frame]
 
 
 def commune_predictions(
