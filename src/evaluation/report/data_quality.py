@@ -209,3 +209,21 @@ def finding(prepared: Prepared, language: Language) -> str:
             panel["coverage"].mean() if "coverage" in panel else float("nan"), language
         ),
     )
+
+
+def reliability_table(prepared: Prepared, language: Language) -> pd.DataFrame:
+    """Cronbach's alpha per SIPAS factor, with the usual reading (>= 0.7 acceptable)."""
+    rel = prepared.reliability
+    return pd.DataFrame(
+        {
+            t("dq.col_factor", language): [t(f"dq.factor_{f}", language) for f in rel["factor"]],
+            t("dq.col_items", language): rel["n_items"].astype(int),
+            t("dq.col_alpha", language): [
+                format_number(a, language, 2) for a in rel["cronbach_alpha"]
+            ],
+            t("dq.col_alpha_reading", language): [
+                t("dq.alpha_ok" if a >= 0.7 else "dq.alpha_low", language)
+                for a in rel["cronbach_alpha"]
+            ],
+        }
+    )
