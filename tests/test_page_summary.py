@@ -106,7 +106,17 @@ def full_outputs(tmp_path: Path) -> sm.RunOutputs:
 
 @pytest.fixture(scope="module")
 def params():
-    return load_params(PROJECT / "params" / "default.yaml")
+    # Fixed scaling values, so the expected wording does not follow edits of default.yaml.
+    loaded = load_params(PROJECT / "params" / "default.yaml")
+    scaling = loaded.scaling.model_copy(
+        update={
+            "budget_vnd": 3e9,
+            "horizon_years": 3,
+            "rollout_steps": 4,
+            "conditions": {"min_one_stop_staff_per_1000": 0.8, "min_condolence_on_time": 0.6},
+        }
+    )
+    return loaded.model_copy(update={"scaling": scaling})
 
 
 @pytest.fixture
@@ -164,7 +174,8 @@ def test_answer_has_three_sentences_with_the_pages_numbers(outputs, language):
     assert format_effect("satisfaction_index", 0.306, language) not in sure
     assert sm.mid_sentence(inference_label(HEADLINE["few_cluster_label"], language)) in sure
     assert format_number(0.778, language, 3) in sure
-    assert "p = <" not in sure and f"p < {format_number(0.001, language, 3)}" in sure
+    plain = sure.replace("\u00a0", " ")
+    assert "p = <" not in plain and f"p < {format_number(0.001, language, 3)}" in plain
     # Where: the chosen moderator, a negative slope reads "smaller", Holm p-value.
     assert t("where_it_works.moderators.baseline_one_stop_staff_per_1000", language) in where
     assert t("summary.smaller", language) in where
@@ -349,7 +360,7 @@ def test_billions_of_dong():
 
 def test_decision_names_budget_and_horizon(outputs, params):
     text = sm.decision_text(outputs, params, "vi")
-    assert "14" in text and "3,00 tỷ đồng" in text and str(params.scaling.horizon_years) in text
+    assert "14" in text and "3,00 tỷ đồng" in text and "3 năm" in text
 
 
 def test_text_tables_are_left_aligned(outputs, params):
@@ -376,3 +387,92 @@ def test_results_entry_is_json(outputs, params):
     assert entry["figures"] == ["headline_effect", "event_study", "gain_cost_curve"]
     assert entry["effect_clear"] is True and entry["simulated"] is True
     assert entry["sections_missing"] == ["comparison", "robustness", "rollout_waves"]
+
+
+SCALING_06 = {
+    "n_candidates": 4,
+    "n_have_conditions": 1,
+    "budget_vnd": 3e9,
+    "plan_n_communes": 2,
+    "plan_total_cost_vnd": 300e6,
+    "plan_total_gain": 250.0,
+    "new_communes_needed_80pct": 6,
+    "rollout_steps": 4,
+}
+
+
+def scaling_tables(wedge_codes=("A", "B")) -> dict[str, pd.DataFrame]:
+    ce = pd.DataFrame(
+        {
+            "commune_code": ["A", "B", "C", "D"],
+            "pv_cost": [100e6, 200e6, 400e6, 800e6],
+            "additional_satisfied_households": [100.0, 150.0, 60.0, 10.0],
+        }
+    )
+    screen = pd.DataFrame(
+        {"commune_code": ["A", "B", "C", "D"], "has_conditions": [False, False, True, False]}
+    )
+    plan = pd.DataFrame(
+        {
+            "commune_code": ["A", "B"],
+            "expected_gain_low": [80.0, 100.0],
+            "expected_gain_high": [120.0, 200.0],
+        }
+    )
+    wedge = pd.DataFrame(
+        {"commune_code": list(wedge_codes), "step": range(1, len(wedge_codes) + 1)}
+    )
+    return {
+        "cost_effectiveness": ce,
+        "scaling_conditions": screen,
+        "rollout_plan": plan,
+        "stepped_wedge": wedge,
+    }
+
+
+def test_options_priced_from_what_page_06_writes(params):
+    outputs = sm.RunOutputs(
+        results={"headline": HEADLINE, "scaling": SCALING_06}, tables=scaling_tables()
+    )
+    stop, conditions, budget, phased = sm.scaling_options(outputs)
+    assert stop == {"option": "stop", "n_communes": 14, "cost_vnd": 0.0, "gain": 0.0}
+    # Only commune C meets the conditions: its cost and gain from the cost-effectiveness table.
+    assert conditions == {"option": "conditions", "n_communes": 1, "cost_vnd": 400e6, "gain": 60.0}
+    assert budget == {
+        "option": "budget",
+        "n_communes": 2,
+        "cost_vnd": 300e6,
+        "gain": 250.0,
+        "gain_low": 180.0,
+        "gain_high": 320.0,
+    }
+    # The steps cover the plan's communes: same cost and gain.
+    assert phased == {**budget, "option": "phased"}
+    other = sm.RunOutputs(
+        results={"scaling": SCALING_06}, tables=scaling_tables(wedge_codes=("C", "D"))
+    )
+    assert sm.scaling_options(other)[-1] == {
+        "option": "phased",
+        "n_communes": 2,
+        "cost_vnd": 1200e6,
+        "gain": 70.0,
+    }
+    table = sm.options_table(outputs, params, "vi")
+    assert table.iloc[2, 2] == "0,30 tỷ đồng" and table.iloc[2, 3] == "250 (180 – 320)"
+    note = sm.options_note(outputs, "vi")
+    assert note.startswith(t("summary.options_source", "vi"))
+    assert t("summary.options_power", "vi", n=6) in note
+
+
+def test_scaling_page_without_costs_says_so():
+    outputs = sm.RunOutputs(results={"scaling": {"n_candidates": 4, "n_have_conditions": None}})
+    assert sm.options_note(outputs, "en") == t("summary.options_no_costs", "en")
+
+
+def test_collect_reads_the_scaling_tables(tmp_path):
+    (tmp_path / "tables").mkdir()
+    for name, frame in scaling_tables().items():
+        frame.to_csv(tmp_path / "tables" / f"{name}.csv", index=False)
+    got = sm.collect(tmp_path)
+    assert sorted(got.tables) == sorted(sm.SCALING_TABLES)
+    assert got.tables["cost_effectiveness"]["commune_code"].tolist() == ["A", "B", "C", "D"]

@@ -50,6 +50,8 @@ SOURCES = {
 }
 #: Options of the scaling decision, in the order they are shown.
 OPTIONS = ("stop", "conditions", "budget", "phased")
+#: Tables of the scaling page (06) that price the options.
+SCALING_TABLES = ("cost_effectiveness", "scaling_conditions", "rollout_plan", "stepped_wedge")
 #: This page's own name (its finding is not listed among the others').
 PAGE = "00_summary"
 
@@ -70,6 +72,8 @@ class RunOutputs:
         Figure name -> (PNG path, alt text) for every figure saved under ``figures/``.
     findings : dict
         Page name -> its one-line finding (``findings/<page>.txt``), this page excluded.
+    tables : dict
+        The scaling page's tables (:data:`SCALING_TABLES`) that exist, by name.
     """
 
     results: dict = field(default_factory=dict)
@@ -77,6 +81,7 @@ class RunOutputs:
     coverage: pd.DataFrame | None = None
     figures: dict[str, tuple[Path, str]] = field(default_factory=dict)
     findings: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def headline(self) -> dict:
@@ -117,8 +122,18 @@ def collect(run_dir: str | Path) -> RunOutputs:
         for path in sorted((run_dir / "findings").glob("*.txt"))
         if path.stem != PAGE
     }
+    scaling_tables = {
+        name: pd.read_csv(tables / f"{name}.csv", dtype={"commune_code": str})
+        for name in SCALING_TABLES
+        if (tables / f"{name}.csv").is_file()
+    }
     return RunOutputs(
-        results=results, effects=effects, coverage=coverage, figures=figures, findings=findings
+        results=results,
+        effects=effects,
+        coverage=coverage,
+        figures=figures,
+        findings=findings,
+        tables=scaling_tables,
     )
 
 
@@ -132,7 +147,8 @@ def _finite(value: Any) -> bool:
 def p_text(p: float | None, language: Language) -> str:
     """``= 0,023`` or ``< 0,001`` (to follow a ``p``), so no sentence reads ``p = < 0,001``."""
     text = format_p_value(p, language)
-    return text if text.startswith("<") else f"= {text}"
+    # A no-break space keeps "= 0,003" on one line.
+    return text.replace(" ", "\u00a0") if text.startswith("<") else f"=\u00a0{text}"
 
 
 def mid_sentence(label: str) -> str:
@@ -470,18 +486,75 @@ def _option_label(entry: dict, params: Params, n_pilot: int | str, language: Lan
     return str(label)
 
 
-def options_table(outputs: RunOutputs, params: Params, language: Language) -> pd.DataFrame:
-    """The options with their cost and expected gain (costs from the scaling page).
+def _sum(frame: pd.DataFrame | None, column: str) -> float | None:
+    """Total of a column of a saved table (None when the table or column is absent)."""
+    if frame is None or column not in frame:
+        return None
+    return float(pd.to_numeric(frame[column], errors="coerce").sum())
 
-    Reads ``results["scaling"]["options"]``: a list of dicts with ``option`` (one of
-    :data:`OPTIONS` or another key with a ``label`` {vi, en}), ``n_communes``, ``cost_vnd``
-    (present value over the horizon) and optionally ``gain`` / ``gain_low`` / ``gain_high``
-    (additional satisfied households). Without it, the options are listed with unknown costs.
+
+def scaling_options(outputs: RunOutputs) -> list[dict] | None:
+    """The options priced from what the scaling page wrote (None when it did not run).
+
+    ``results["scaling"]["options"]`` is used as is when the scaling page writes it (a list of
+    dicts: ``option``, ``n_communes``, ``cost_vnd``, ``gain``, ``gain_low``, ``gain_high``).
+    Otherwise the options are read off the page's key numbers and saved tables: keep the
+    pilots (no new cost), every commune that meets the conditions (``scaling_conditions`` x
+    ``cost_effectiveness``), the plan within the budget (``plan_*`` and ``rollout_plan``), and
+    the same communes in randomised steps (``stepped_wedge``). Totals of saved per-commune
+    numbers, nothing re-estimated.
     """
-    scaling = outputs.section("scaling") or {}
-    entries = scaling.get("options")
-    if not isinstance(entries, list) or not entries:
-        entries = [{"option": key} for key in OPTIONS]
+    scaling = outputs.section("scaling")
+    if scaling is None:
+        return None
+    if isinstance(scaling.get("options"), list) and scaling["options"]:
+        return list(scaling["options"])
+    tables = outputs.tables
+    options: list[dict] = [
+        {"option": "stop", "n_communes": _pilots(outputs), "cost_vnd": 0.0, "gain": 0.0}
+    ]
+    conditions = {"option": "conditions", "n_communes": scaling.get("n_have_conditions")}
+    ce, screen = tables.get("cost_effectiveness"), tables.get("scaling_conditions")
+    if ce is not None and screen is not None and "has_conditions" in screen:
+        ready = set(screen.loc[screen["has_conditions"].astype(bool), "commune_code"])
+        chosen = ce[ce["commune_code"].isin(ready)]
+        conditions.update(
+            cost_vnd=_sum(chosen, "pv_cost"), gain=_sum(chosen, "additional_satisfied_households")
+        )
+    options.append(conditions)
+    plan = tables.get("rollout_plan")
+    budget = {
+        "option": "budget",
+        "n_communes": scaling.get("plan_n_communes"),
+        "cost_vnd": scaling.get("plan_total_cost_vnd"),
+        "gain": scaling.get("plan_total_gain"),
+        "gain_low": _sum(plan, "expected_gain_low"),
+        "gain_high": _sum(plan, "expected_gain_high"),
+    }
+    options.append(budget)
+    wedge = tables.get("stepped_wedge")
+    phased = {"option": "phased", "n_communes": None if wedge is None else len(wedge)}
+    if wedge is not None and plan is not None and "commune_code" in plan:
+        # The steps cover the plan's communes: same money and gain, spread over the steps.
+        if set(wedge["commune_code"]) == set(plan["commune_code"]):
+            phased.update({k: budget[k] for k in ("cost_vnd", "gain", "gain_low", "gain_high")})
+        elif ce is not None:
+            chosen = ce[ce["commune_code"].isin(set(wedge["commune_code"]))]
+            phased.update(
+                cost_vnd=_sum(chosen, "pv_cost"),
+                gain=_sum(chosen, "additional_satisfied_households"),
+            )
+    options.append(phased)
+    return options
+
+
+def options_table(outputs: RunOutputs, params: Params, language: Language) -> pd.DataFrame:
+    """The options with their cost and expected gain (priced by :func:`scaling_options`).
+
+    Without the scaling page the four options of :data:`OPTIONS` are listed with unknown
+    costs. An option key outside :data:`OPTIONS` is shown with its ``label`` ({vi, en} or text).
+    """
+    entries = scaling_options(outputs) or [{"option": key} for key in OPTIONS]
     n_pilot = _pilots(outputs) or "–"
     rows = []
     for entry in entries:
@@ -490,7 +563,7 @@ def options_table(outputs: RunOutputs, params: Params, language: Language) -> pd
         gain_text = "–"
         if _finite(gain):
             gain_text = format_number(gain, language, 0)
-            if _finite(low) and _finite(high):
+            if _finite(low) and _finite(high) and high > low:
                 gain_text += (
                     f" ({format_number(low, language, 0)} – {format_number(high, language, 0)})"
                 )
@@ -519,12 +592,16 @@ def options_table(outputs: RunOutputs, params: Params, language: Language) -> pd
 
 def options_note(outputs: RunOutputs, language: Language) -> str:
     """Where the costs come from, or one sentence saying they are not available."""
-    scaling = outputs.section("scaling")
-    if scaling is None:
+    options = scaling_options(outputs)
+    if options is None:
         return _missing("scaling", language)
-    if not isinstance(scaling.get("options"), list) or not scaling["options"]:
+    if not any(_finite(o.get("cost_vnd")) for o in options if o.get("option") != "stop"):
         return t("summary.options_no_costs", language)
-    return t("summary.options_source", language)
+    text = t("summary.options_source", language)
+    needed = outputs.results["scaling"].get("new_communes_needed_80pct")
+    if _finite(needed):
+        text += " " + t("summary.options_power", language, n=int(needed))
+    return text
 
 
 def options_display(table: pd.DataFrame) -> Styler:
