@@ -162,7 +162,7 @@ class InferenceParams(_Strict):
 
 
 class ScalingParams(_Strict):
-    budget_vnd: float = Field(3_000_000_000, ge=0)
+    budget_vnd: float = Field(1_000_000_000, ge=0)
     horizon_years: int = Field(3, ge=1)
     discount_rate: float = Field(0.05, ge=0, lt=1)
     setup_cost_multiplier: float = Field(1.0, gt=0)
