@@ -136,3 +136,12 @@ def test_power_figure_names_the_communes_needed(language: str) -> None:
     title = fig.axes[0].get_title(loc="left").replace("\n", " ")
     assert f" {needed} " in title
     close(fig)
+
+
+def test_closed_form_power_is_one_far_in_the_tail_not_nan():
+    # scipy's noncentral t gives NaN for huge noncentrality; the power there is 1.
+    from evaluation.scaling.power import VarianceComponents, design_effect_power
+
+    components = VarianceComponents(0.05, 0.01, 0.5, 40, 100, 16, "anova")
+    assert design_effect_power(components, 20, 20, 40, 20.0) == 1.0
+    assert 0.0 < design_effect_power(components, 20, 20, 40, 0.0) < 0.1

@@ -225,7 +225,11 @@ def design_effect_power(
     df = n_treated + n_control - 2
     crit = stats.t.ppf(1 - alpha / 2, df)
     nc = effect / se
-    return float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
+    power = stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc)
+    if not np.isfinite(power):
+        # scipy's noncentral t returns NaN far in the tail: there the power is 1 (or alpha at 0).
+        power = 1.0 if abs(nc) > crit else alpha
+    return float(min(max(power, 0.0), 1.0))
 
 
 def minimum_detectable_effect(
