@@ -376,6 +376,12 @@ def differences(table: pd.DataFrame, threshold: float = SMD_THRESHOLD) -> pd.Dat
     return big.assign(_a=big["smd"].abs()).sort_values("_a", ascending=False).drop(columns="_a")
 
 
+def p_text(p: float, language: Language) -> str:
+    """``= 0,023`` or ``< 0,001``, to follow a ``p`` (no sentence reads ``p = < 0,001``)."""
+    text = format_p_value(p, language)
+    return text if text.startswith("<") else f"= {text}"
+
+
 def mid_sentence(label: str) -> str:
     """A label placed inside a sentence: first letter lower-cased unless it starts an acronym."""
     if len(label) > 1 and label[0].isupper() and label[1].islower():
@@ -427,7 +433,7 @@ def verdict(before: pd.DataFrame, language: Language) -> str:
     joint = t(
         "comparison.verdict_joint_reject" if joint_p < 0.05 else "comparison.verdict_joint_ok",
         language,
-        p=format_p_value(joint_p, language),
+        p=p_text(joint_p, language),
     )
     return f"{text} {joint} {t('comparison.verdict_meaning', language)}"
 
