@@ -20,6 +20,7 @@ from evaluation.report.style import (
     PALETTE,
     PILOT_COLOUR,
     new_figure,
+    number_axis,
 )
 
 
@@ -173,8 +174,10 @@ def gain_cost_curve_figure(
     ax.set_ylabel(t("scaling.gain_curve.y_label", language))
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=min(0.0, float(np.nanmin(y))))
+    number_axis(ax, language, "y")
+    number_axis(ax, language, "x", decimals=1)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left")  # the curve rises to the right; the budget label sits bottom right
     _title(ax, title)
     return fig
 

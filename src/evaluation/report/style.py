@@ -68,3 +68,13 @@ def font_has_vietnamese(text: str = "Chính quyền thân thiện vì nhân dân
 def close(fig: Figure) -> None:
     """Release a figure's memory once it has been saved or displayed."""
     plt.close(fig)
+
+
+def number_axis(ax, language: str = "vi", axis: str = "y", decimals: int = 0) -> None:
+    """Tick labels with the language's separators (10.000 in Vietnamese, 10,000 in English)."""
+    from matplotlib.ticker import FuncFormatter
+
+    from evaluation.i18n import format_number
+
+    formatter = FuncFormatter(lambda value, _: format_number(value, language, decimals))  # type: ignore[arg-type]
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
