@@ -19,7 +19,7 @@ import pytest
 from _demo import SMALL_DEMO
 
 from evaluation.i18n import LANGUAGES, t
-from evaluation.report.pdf import CHROMIUM, CHROMIUM_FLAGS, html_to_pdf
+from evaluation.report.pdf import CHROMIUM, CHROMIUM_FLAGS, html_to_pdf, write_pdfs
 
 pytestmark = pytest.mark.browser
 
@@ -200,3 +200,26 @@ def test_summary_page_prints_to_pdf(viewed, tmp_path):
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-")
     assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 2  # A4: several pages
+
+
+def test_pdf_bad_input_is_named(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text("<html lang='vi'><body>Xin chào</body></html>", "utf-8")
+    with pytest.raises(ValueError, match="report.pdf is true but the browser"):
+        html_to_pdf(page, executable=tmp_path / "no-chromium")
+    with pytest.raises(ValueError, match="is not an HTML file"):
+        html_to_pdf(tmp_path / "missing.html")
+    with pytest.raises(ValueError, match="run_dir"):
+        write_pdfs(tmp_path / "no-run")
+
+
+def test_every_page_of_a_run_prints(viewed, tmp_path):
+    _, run_dir, views = viewed
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for name in views:
+        (copy / f"{name}.html").write_bytes((run_dir / f"{name}.html").read_bytes())
+    written = write_pdfs(copy)
+    assert sorted(p.name for p in written) == sorted(f"{n}.pdf" for n in views)
+    assert all(p.parent == copy / "pdf" and p.read_bytes()[:5] == b"%PDF-" for p in written)
+    assert not list((copy / "pdf").glob(".*partial"))

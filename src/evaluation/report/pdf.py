@@ -134,7 +134,5 @@ def write_pdfs(
     for page in pages:
         if progress is not None:
             progress(f"  [pdf] {page.name}")
-        written.append(
-            html_to_pdf(page, run_dir / "pdf" / f"{page.stem}.pdf", executable, timeout)
-        )
+        written.append(html_to_pdf(page, run_dir / "pdf" / f"{page.stem}.pdf", executable, timeout))
     return written
