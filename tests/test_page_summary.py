@@ -246,7 +246,8 @@ def test_pages_that_did_not_run_are_named_in_one_sentence(language, params):
     assert sm.page_label("06_scaling", language) in sm.options_note(empty, language)
     caveats = sm.caveats(empty, params, language)
     assert t("summary.caveat_few_pilots_unknown", language) in caveats
-    assert sm.page_label("01_data_quality", language) in caveats[-1]
+    assert sm.page_label("01_data_quality", language) in caveats[2]
+    assert sm.page_label("04_robustness", language) in caveats[3]
     assert sm.findings_table(empty, language).empty
     missing = sm.other_pages_sentence(empty, language)
     assert all(sm.page_label(p, language) in missing for p in sm.SOURCES.values())
@@ -296,7 +297,8 @@ def test_figure_captions_are_numbered(language):
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_caveats_simulated_few_pilots_coverage(outputs, params, language):
-    simulated, few, coverage = sm.caveats(outputs, params, language)
+    simulated, few, coverage, robust = sm.caveats(outputs, params, language)
+    assert sm.page_label("04_robustness", language) in robust
     assert simulated == t("summary.caveat_simulated", language)
     assert "14" in few and "109" in few and sm.format_percent(0.034, language) in few
     mean = sum([0.9, 0.8, 0.45, 0.7]) / 4
@@ -310,7 +312,7 @@ def test_no_simulated_caveat_on_real_data(outputs, params):
     )
     assert not real.simulated
     texts = sm.caveats(outputs, real, "vi")
-    assert t("summary.caveat_simulated", "vi") not in texts and len(texts) == 2
+    assert t("summary.caveat_simulated", "vi") not in texts and len(texts) == 3
 
 
 def test_coverage_unchanged_reads_same(outputs):
@@ -476,3 +478,19 @@ def test_collect_reads_the_scaling_tables(tmp_path):
     got = sm.collect(tmp_path)
     assert sorted(got.tables) == sorted(sm.SCALING_TABLES)
     assert got.tables["cost_effectiveness"]["commune_code"].tolist() == ["A", "B", "C", "D"]
+
+
+def test_robustness_caveat_from_page_04():
+    rb = {
+        "outcome": "satisfaction_index",
+        "breakdown_mbar": 1.75,
+        "leave_one_district_out": {"Duy Tiên": 0.41, "Kim Bảng": 0.47, "Lý Nhân": None},
+    }
+    outputs = sm.RunOutputs(results={"headline": HEADLINE, "robustness": rb})
+    text = sm.robustness_caveat(outputs, "vi")
+    assert text.startswith(t("summary.caveat_robustness", "vi"))
+    assert t("summary.caveat_breakdown", "vi", mbar="1,8") in text
+    assert t("summary.caveat_districts", "vi", low="0,41 điểm", high="0,47 điểm") in text
+    # No breakdown value (effect not clear) and no districts: nothing to say.
+    bare = sm.RunOutputs(results={"robustness": {"breakdown_mbar": 0.0}})
+    assert sm.robustness_caveat(bare, "en") == ""

@@ -396,7 +396,41 @@ def caveats(outputs: RunOutputs, params: Params, language: Language) -> list[str
     else:
         out.append(t("summary.caveat_few_pilots_unknown", language))
     out.append(coverage_caveat(outputs, language))
+    robust = robustness_caveat(outputs, language)
+    if robust:
+        out.append(robust)
     return out
+
+
+def robustness_caveat(outputs: RunOutputs, language: Language) -> str:
+    """How far the conclusion bends (HonestDiD breakdown, leave-one-district-out), from page 04."""
+    rb = outputs.section("robustness")
+    if rb is None:
+        return t(
+            "summary.caveat_robustness_unknown",
+            language,
+            page=page_label("04_robustness", language),
+        )
+    outcome = str(rb.get("outcome") or outputs.headline.get("outcome") or "satisfaction_index")
+    parts = []
+    mbar = rb.get("breakdown_mbar")
+    if _finite(mbar) and mbar > 0:
+        parts.append(
+            t("summary.caveat_breakdown", language, mbar=format_number(float(mbar), language, 1))
+        )
+    districts = [v for v in (rb.get("leave_one_district_out") or {}).values() if _finite(v)]
+    if districts:
+        parts.append(
+            t(
+                "summary.caveat_districts",
+                language,
+                low=format_effect(outcome, min(districts), language),
+                high=format_effect(outcome, max(districts), language),
+            )
+        )
+    if not parts:
+        return ""
+    return t("summary.caveat_robustness", language) + " " + " ".join(parts)
 
 
 def coverage_caveat(outputs: RunOutputs, language: Language) -> str:
