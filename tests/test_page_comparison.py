@@ -66,7 +66,7 @@ def test_weights_are_att_weights_of_the_trimmed_scores(demo, weights):
     params, prepared = demo
     base = cmp.baseline_frame(prepared).set_index("commune_code")
     fitted = propensity_scores(base, "pilot", cmp.characteristics(prepared))
-    keep = overlap_trim(fitted.scores, rule=cmp.DEFAULT_TRIM_RULE)
+    keep = overlap_trim(fitted.scores, rule=params.analysis.trim_rule)
     direct = ipw_weights(fitted.scores[keep], fitted.group[keep], "ATT")
     table = weights.set_index("commune_code")
     assert list(weights.columns) == cmp.WEIGHTS_COLUMNS
@@ -77,7 +77,7 @@ def test_weights_are_att_weights_of_the_trimmed_scores(demo, weights):
     comparison = table[(table["pilot"] == 0) & table["keep"]]["ipw_weight"]
     assert comparison.sum() == pytest.approx(len(kept_pilots))
     assert weights.attrs["n_dropped"] == int((~table["keep"]).sum())
-    assert cmp.trim_settings(params) == (cmp.DEFAULT_TRIM_RULE, cmp.DEFAULT_TRIM_BOUNDS)
+    assert cmp.trim_settings(params) == ("crump", (0.05, 0.95))
 
 
 def test_weighting_closes_the_baseline_gaps(demo, weights):

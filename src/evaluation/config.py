@@ -149,6 +149,9 @@ class AnalysisParams(_Strict):
     event_lags: int = Field(4, ge=0)
     weighting: Literal["none", "survey", "nonresponse"] = "none"
     likert_item: str = "staff_courteous"
+    propensity_covariates: list[str] | None = None
+    trim_rule: Literal["crump", "fixed"] = "crump"
+    trim_bounds: tuple[float, float] = (0.05, 0.95)
     baseline_covariates: list[str] = ["urban", "one_stop_staff_per_1000", "baseline_index"]
 
 

@@ -37,6 +37,7 @@ _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _WAVE = re.compile(r"^\d{4}Q[1-4]$")
 _PERIOD = re.compile(r"^(\d{4}Q[1-4]|\d{4}-\d{2})$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_BALLOT_TEXT = ("ballot_id", "commune_code", "household_id", "survey_date", "wave")
 
 #: Rule name -> (what the rule says, how to fix a breach). Shown in the problems table.
 RULES: dict[str, tuple[str, str]] = {
@@ -317,6 +318,11 @@ def ballots_schema(
             values = pd.to_numeric(out[item], errors="coerce")
             out[item] = values.where(~values.isin(no_opinion)).astype("Float64")
         out["weight"] = pd.to_numeric(out["weight"]) if "weight" in out else 1.0
+        # Respondent covariates (extra columns) that are all numbers become numbers.
+        for col in out.columns.difference([*_BALLOT_TEXT, *items, "weight"]):
+            values = out[col].dropna().astype(str)
+            if len(values) and values.str.fullmatch(_NUMBER.pattern.strip("^$")).all():
+                out[col] = pd.to_numeric(out[col]).astype(float)
         return out
 
     return Contract("ballots", schema, convert, date_or_wave)

@@ -17,9 +17,9 @@ Defaults (documented here because ``params`` has no keys for them yet):
   smaller set ``params.analysis.baseline_covariates`` (the doubly robust estimator's) is used
   and named on the page. The effective number of comparison communes is reported because an
   over-fitted model concentrates the weights on few communes.
-* trimming: :data:`DEFAULT_TRIM_RULE` (Crump, Hotz, Imbens & Mitnik 2009), with
-  :data:`DEFAULT_TRIM_BOUNDS` used only by the ``"fixed"`` rule. If ``params.analysis`` one day
-  carries ``propensity_covariates``, ``trim_rule`` or ``trim_bounds``, they are used instead.
+* trimming: ``analysis.trim_rule`` (default Crump, Hotz, Imbens & Mitnik 2009), with
+  ``analysis.trim_bounds`` used only by the ``"fixed"`` rule; ``analysis.propensity_covariates``
+  (null = every measured baseline characteristic).
 * balance p-values: one row per commune, so each commune is its own cluster (a
   heteroskedasticity-robust test with a t reference on G - 1 degrees of freedom); household
   characteristics (one row per ballot) are clustered by commune.
@@ -72,10 +72,6 @@ SHARE_CHARACTERISTICS: frozenset[str] = frozenset(
         "respondent_female",
     }
 )
-#: Trimming rule for common support when params name none ("crump" or "fixed").
-DEFAULT_TRIM_RULE = "crump"
-#: Bounds of the "fixed" trimming rule when params name none.
-DEFAULT_TRIM_BOUNDS: tuple[float, float] = (0.05, 0.95)
 #: |SMD| above which a difference is worth naming (Stuart 2010; cobalt's default threshold).
 SMD_THRESHOLD = 0.1
 #: |SMD| above which a difference is large (Rubin 2001; What Works Clearinghouse 0.25).
@@ -170,7 +166,7 @@ def household_balance(prepared: Prepared) -> pd.DataFrame | None:
 
 def propensity_covariates(params: Params, prepared: Prepared) -> list[str]:
     """Covariates of the selection model: params key if present, else every characteristic."""
-    wanted = getattr(params.analysis, "propensity_covariates", None) or characteristics(prepared)
+    wanted = params.analysis.propensity_covariates or characteristics(prepared)
     base = baseline_frame(prepared)
     chosen = [c for c in wanted if c in base and base[c].nunique(dropna=True) > 1]
     if not chosen:
@@ -191,10 +187,9 @@ def _fallback_covariates(params: Params, prepared: Prepared) -> list[str]:
 
 
 def trim_settings(params: Params) -> tuple[str, tuple[float, float]]:
-    """The trimming rule and bounds: params keys if present, else the module defaults."""
-    rule = getattr(params.analysis, "trim_rule", None) or DEFAULT_TRIM_RULE
-    bounds = tuple(getattr(params.analysis, "trim_bounds", None) or DEFAULT_TRIM_BOUNDS)
-    return str(rule), (float(bounds[0]), float(bounds[1]))
+    """The trimming rule and bounds from params (``analysis.trim_rule``, ``analysis.trim_bounds``)."""
+    low, high = params.analysis.trim_bounds
+    return params.analysis.trim_rule, (float(low), float(high))
 
 
 def _usable(fitted: PropensityResult) -> bool:
