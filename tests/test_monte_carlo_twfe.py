@@ -4,7 +4,13 @@ Issue 3 asks, for a design with at least 40 treated communes (few-cluster infere
 separately): bias under 10% of the true effect and coverage in [0.92, 0.98] over >= 500
 replications. Each replication simulates a fresh demo (own seed), runs the whole preparation
 (validation, harmonisation through the 2020 map change, measures) and the household TWFE, and
-compares with that replication's true effect (from each treated ballot's two potential answers).
+compares with the true effect.
+
+The true effect is the design's expected ATT: the mean over replications of each replication's
+own ATT (from each treated ballot's two potential answers). Pilots' effects differ from commune
+to commune, and a cluster-robust interval is built for that population effect; against each
+sample's own ATT the interval would over-cover (we measured 0.992), because the spread of the
+sampled communes' effects is part of the standard error.
 """
 
 from __future__ import annotations

@@ -57,9 +57,9 @@ def love_plot(
         for yi, x0, x1 in zip(y, b, a, strict=True):
             ax.plot([x0, x1], [yi, yi], color="#cccccc", lw=1, zorder=0)
     thr = format_number(threshold, language, 2)
-    ax.axvline(threshold, color=EFFECT_COLOUR, ls="--", lw=1.2)
-    ax.text(threshold, len(order) - 0.4, " " + t("robustness.love.threshold", language, threshold=thr),
-            color=EFFECT_COLOUR, va="bottom", fontsize=11)  # fmt: skip
+    # The threshold goes in the legend: a label on the plot collided with the title.
+    ax.axvline(threshold, color=EFFECT_COLOUR, ls="--", lw=1.2,
+               label=t("robustness.love.threshold", language, threshold=thr))  # fmt: skip
     ax.set_yticks(y, names)
     ax.set_xlim(left=0)
     ax.set_xlabel(t("robustness.love.x_label", language))
