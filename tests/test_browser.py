@@ -183,11 +183,6 @@ def test_summary_wording_follows_the_language(viewed):
     assert t("summary.label_effect", language) in views["index"].text  # the index headline
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="03_effects ends with ctx.update_results(...), which returns a Path "
-    "(RunContext.update_results `return write_text(...)`), so the page shows PosixPath(...)",
-)
 def test_no_python_output_leaks_into_pages(viewed):
     _, _, views = viewed
     leaks = {n: [s for s in LEAKS if s in v.text] for n, v in views.items()}

@@ -52,7 +52,9 @@ def t(key: str, language: Language = "vi", **values: object) -> str:
     table = messages(language)
     if key not in table:
         raise KeyError(f"message {key!r} is missing from messages/{language}/")
-    return table[key].format(**values) if values else table[key]
+    text = table[key].format(**values) if values else table[key]
+    # Messages say "p = {p}"; a p-value below the shown precision arrives as "< 0,001".
+    return text.replace("= < ", "< ")
 
 
 def format_number(value: float | int | None, language: Language = "vi", decimals: int = 2) -> str:

@@ -31,7 +31,7 @@ from evaluation.config import PROJECT_ROOT, Params, load_params, params_to_yaml
 from evaluation.data.io import write_table, write_text
 from evaluation.data.problems import DataValidationError
 from evaluation.prepare import prepare_inputs, resolve_demo_paths, save_prepared
-from evaluation.report.render import notebook_to_html, write_index
+from evaluation.report.render import notebook_to_html, page_title, write_index
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 #: The summary page reads what the others wrote, so it runs last.
@@ -270,7 +270,7 @@ def run(
             entry["execute_seconds"] = round(time.perf_counter() - t0, 2)
             if target.exists():
                 t1 = time.perf_counter()
-                title = notebook.stem
+                title = page_title(notebook.stem, params.language)
                 notebook_to_html(target, work / f"{notebook.stem}.html", params.language, title)
                 entry["render_seconds"] = round(time.perf_counter() - t1, 2)
             _write_manifest(work, manifest)
@@ -279,6 +279,12 @@ def run(
                     later["status"] = "skipped"
                 break
 
+        if ok and params.report.pdf:
+            from evaluation.report.pdf import write_pdfs
+
+            manifest["pdf"] = [
+                str(p.relative_to(work)) for p in write_pdfs(work, progress=progress)
+            ]
         manifest["status"] = "complete" if ok else "failed"
         manifest["finished"] = datetime.now().isoformat(timespec="seconds")
         manifest["timings_seconds"]["total"] = round(time.perf_counter() - started, 2)

@@ -336,6 +336,14 @@ def inference_table(rows: pd.DataFrame, language: Language) -> pd.DataFrame:
     return out
 
 
+def covariate_label(name: str, language: Language) -> str:
+    """The reader's name of a baseline covariate (its column name when none is written)."""
+    try:
+        return t(f"covariates.{name}", language)
+    except KeyError:
+        return name
+
+
 def estimator_label(estimator: str, language: Language) -> str:
     """The reader's name of an estimator (its machine name when none is written)."""
     try:

@@ -54,7 +54,7 @@ _INDEX = """<!DOCTYPE html>
 <html lang="{{ language }}">
 <head><meta charset="utf-8"><title>{{ title }}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>{{ css }}</style></head>
+<style>{{ css | safe }}</style></head>
 <body class="index-page">
 <main>
 {% if banner %}<div class="simulated-banner" role="note">⚠ {{ banner }}</div>{% endif %}
@@ -65,12 +65,20 @@ _INDEX = """<!DOCTYPE html>
 <table class="pages">
 <thead><tr><th>{{ col_page }}</th><th>{{ col_status }}</th><th>{{ col_finding }}</th></tr></thead>
 <tbody>
-{% for page in pages %}<tr><td>{% if page.html %}<a href="{{ page.html }}">{{ page.name }}</a>{% else %}{{ page.name }}{% endif %}</td>
+{% for page in pages %}<tr><td>{% if page.html %}<a href="{{ page.html }}">{{ page.title }}</a>{% else %}{{ page.title }}{% endif %}</td>
 <td class="status-{{ page.status }}">{{ page.status_text }}</td><td>{{ page.finding }}</td></tr>
 {% endfor %}</tbody></table>
 <p class="meta">{{ meta }}</p>
 </main></body></html>
 """
+
+
+def page_title(notebook: str, language: Language) -> str:
+    """A page's title for readers (``1. Chất lượng dữ liệu``), its file name when none is written."""
+    try:
+        return t(f"pages.{notebook}", language)
+    except KeyError:
+        return notebook
 
 
 def write_index(run_dir: Path, manifest: dict, language: Language, simulated: bool) -> Path:
@@ -86,6 +94,7 @@ def write_index(run_dir: Path, manifest: dict, language: Language, simulated: bo
         pages.append(
             {
                 "name": name,
+                "title": page_title(name, language),
                 "html": html_name if (run_dir / html_name).is_file() else None,
                 "status": entry["status"],
                 "status_text": t(f"run.status_{entry['status']}", language),

@@ -43,7 +43,7 @@ from evaluation.estimators.twfe import twfe
 from evaluation.i18n import Language, format_number, format_p_value, t
 from evaluation.measures import wave_label
 from evaluation.prepare import Prepared
-from evaluation.report.effects import BALLOT_LEVEL, format_effect, outcome_label
+from evaluation.report.effects import BALLOT_LEVEL, covariate_label, format_effect, outcome_label
 from evaluation.report.figures_rollout import group_time_figure
 
 __all__ = [
@@ -613,14 +613,6 @@ def _p_text(p: float, language: Language) -> str:
     """``= 0,123`` or ``< 0,001``, to follow a ``p`` in running text."""
     text = format_p_value(p, language)
     return text if text.startswith("<") else f"= {text}"
-
-
-def covariate_label(name: str, language: Language) -> str:
-    """The reader's name of a covariate (its column name when none is written)."""
-    try:
-        return t(f"rollout_page.covariate_names.{name}", language)
-    except KeyError:
-        return name
 
 
 def aggregations_table(
