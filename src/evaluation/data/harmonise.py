@@ -77,7 +77,9 @@ def harmonise_rollout(
             in_force = set(registry.map_at(earliest)["commune_code"])
             part_starts = part_starts[[p in in_force for p in part_starts.index]]
         weights = (
-            households.reindex(part_starts.index).fillna(households.reindex(parts).mean()).fillna(1.0)
+            households.reindex(part_starts.index)
+            .fillna(households.reindex(parts).mean())
+            .fillna(1.0)
             if households is not None
             else pd.Series(1.0, index=part_starts.index)
         )

@@ -177,7 +177,9 @@ def gain_cost_curve_figure(
     number_axis(ax, language, "y")
     number_axis(ax, language, "x", decimals=1)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper left")  # the curve rises to the right; the budget label sits bottom right
+        ax.legend(
+            loc="upper left"
+        )  # the curve rises to the right; the budget label sits bottom right
     _title(ax, title)
     return fig
 

@@ -117,9 +117,7 @@ class RunContext:
         path = self.run_dir / "results.json"
         results = json.loads(path.read_text("utf-8")) if path.is_file() else {}
         results.update(values)
-        write_text(
-            json.dumps(results, indent=2, ensure_ascii=False, default=_json_default), path
-        )
+        write_text(json.dumps(results, indent=2, ensure_ascii=False, default=_json_default), path)
 
     def results(self) -> dict:
         path = self.run_dir / "results.json"

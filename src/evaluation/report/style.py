@@ -51,7 +51,9 @@ def apply_style() -> None:
 def new_figure(width: float = 9.0, height: float = 5.0, ncols: int = 1, nrows: int = 1):
     """A styled figure and its axes (``plt.subplots`` with the package style)."""
     apply_style()
-    fig, axes = plt.subplots(nrows=nrows, ncols=ncols, figsize=(width, height), layout="constrained")
+    fig, axes = plt.subplots(
+        nrows=nrows, ncols=ncols, figsize=(width, height), layout="constrained"
+    )
     return fig, axes
 
 
