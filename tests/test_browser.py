@@ -218,3 +218,12 @@ def test_every_page_of_a_run_prints(viewed, tmp_path):
     assert sorted(p.name for p in written) == sorted(f"{n}.pdf" for n in views)
     assert all(p.parent == copy / "pdf" and p.read_bytes()[:5] == b"%PDF-" for p in written)
     assert not list((copy / "pdf").glob(".*partial"))
+
+
+def test_every_table_has_an_excel_twin_and_every_figure_an_svg(viewed):
+    _, run_dir, _ = viewed
+    tables = {p.stem for p in (run_dir / "tables").glob("*.csv")}
+    assert "effects" in tables
+    assert tables == {p.stem for p in (run_dir / "tables").glob("*.xlsx")}
+    figures = {p.stem for p in (run_dir / "figures").glob("*.png")}
+    assert figures and figures == {p.stem for p in (run_dir / "figures").glob("*.svg")}

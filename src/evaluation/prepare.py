@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evaluation.config import Params
+from evaluation.config import PROJECT_ROOT, Params
 from evaluation.data.harmonise import harmonise
 from evaluation.data.io import read_table, write_table, write_text
 from evaluation.data.problems import DataValidationError, combine, empty_problems
@@ -138,7 +138,13 @@ def _window(
 
 
 def prepare_inputs(params: Params) -> Prepared:
-    """Read, validate, harmonise and measure. Raises DataValidationError listing every problem."""
+    """Read, validate, harmonise and measure. Raises DataValidationError listing every problem.
+
+    With ``data.source: demo`` and no data paths yet, the demo is generated (once) into
+    ``data/demo/`` first, as the runner does.
+    """
+    if params.data.source == "demo" and params.data.rollout is None:
+        params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
     if params.data.source == "panel":
         return _prepare_panel(params)
     registry = load_registry(params.data.registry)

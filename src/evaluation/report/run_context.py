@@ -98,7 +98,7 @@ class RunContext:
             write_table(frame, self.run_dir / "tables" / f"{name}.xlsx")
 
     def add_effects(self, tidy: pd.DataFrame) -> None:
-        """Add estimates to ``tables/effects.csv`` (rows with the same key are replaced)."""
+        """Add estimates to ``tables/effects.csv`` and ``.xlsx`` (rows with the same key are replaced)."""
         missing = [c for c in TIDY_COLUMNS if c not in tidy]
         if missing:
             raise ValueError(f"effects rows lack columns {missing}")
@@ -111,6 +111,7 @@ class RunContext:
         new = tidy[TIDY_COLUMNS].astype({"term": str})
         merged = pd.concat([old, new], ignore_index=True).drop_duplicates(EFFECT_KEY, keep="last")
         write_table(merged, path)
+        write_table(merged, path.with_suffix(".xlsx"))  # staff who work in Excel
 
     def update_results(self, **values: object) -> None:
         """Merge values into ``results.json`` (read by the summary page)."""
