@@ -329,7 +329,7 @@ def inference_table(rows: pd.DataFrame, language: Language) -> pd.DataFrame:
                 )
             ],
             t("effects_page.col_p", language): [
-                format_number(p, language, 3) for p in rows["p_value"]
+                format_p_value(p, language) for p in rows["p_value"]
             ],
         }
     )

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from evaluation.estimators.event_study import parse_event_term
 from evaluation.estimators.result import EffectEstimate
-from evaluation.i18n import Language, format_number, t
+from evaluation.i18n import Language, format_number, format_p_value, t
 from evaluation.report.style import (
     COMPARISON_COLOUR,
     EFFECT_COLOUR,
@@ -143,7 +143,7 @@ def event_study_figure(
             "effects.event_study.pretrend",
             language,
             f=format_number(diagnostics.get("pretrend_wald"), language, 2),
-            p=format_number(p_value, language, 3),
+            p=format_p_value(p_value, language),
         )
     legend = ax.legend(
         loc="upper center",

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from evaluation.i18n import Language, format_number, format_percent, t
+from evaluation.i18n import Language, format_number, format_p_value, format_percent, t
 from evaluation.report.style import COMPARISON_COLOUR, EFFECT_COLOUR, PALETTE, new_figure
 
 __all__ = ["inference_panel_figure", "size_figure"]
@@ -82,7 +82,7 @@ def inference_panel_figure(
         hi_draw = hi if np.isfinite(hi) else right
         ax.plot([lo_draw, hi_draw], [yi, yi], color=colour, linewidth=3 if chosen else 2)
         ax.plot([e], [yi], "o", color=colour, markersize=10 if chosen else 8)
-        text = t("inference.figure.p_value", language, p=format_number(row.p_value, language, 3))
+        text = t("inference.figure.p_value", language, p=format_p_value(row.p_value, language))
         if chosen:
             text += f"  ({t('inference.figure.headline', language)})"
         ax.annotate(

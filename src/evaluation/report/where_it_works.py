@@ -30,7 +30,7 @@ from evaluation.estimators.heterogeneity import (
     effect_by_moderator,
 )
 from evaluation.estimators.result import EffectEstimate
-from evaluation.i18n import Language, format_number, t
+from evaluation.i18n import Language, format_number, format_p_value, t
 from evaluation.inference.multiple_testing import holm
 from evaluation.measures import wave_label
 from evaluation.prepare import Prepared
@@ -268,8 +268,8 @@ def interaction_display(
                 f"{t(f'where_it_works.{unit_key}', language)}",
                 col("ci"): f"{format_effect(r.outcome, per * r.slope_low, language)} – "
                 f"{format_effect(r.outcome, per * r.slope_high, language)}",
-                col("p"): format_number(r.slope_p_value, language, 3),
-                col("p_holm"): format_number(r.slope_p_holm, language, 3),
+                col("p"): format_p_value(r.slope_p_value, language),
+                col("p_holm"): format_p_value(r.slope_p_holm, language),
             }
         )
     return pd.DataFrame(rows)
@@ -465,8 +465,8 @@ def reading(
                 language,
                 moderator=moderator_label(str(best["moderator"]), language),
                 direction=direction,
-                p=format_number(float(best["slope_p_value"]), language, 3),
-                p_holm=format_number(float(best["slope_p_holm"]), language, 3),
+                p=format_p_value(float(best["slope_p_value"]), language),
+                p_holm=format_p_value(float(best["slope_p_holm"]), language),
                 n=len(table),
             )
         )
@@ -522,7 +522,7 @@ def finding(table: pd.DataFrame, n_pilot: int, alpha: float, language: Language)
         direction=t(
             "where_it_works.larger" if best["slope"] > 0 else "where_it_works.smaller", language
         ),
-        p_holm=format_number(float(best["slope_p_holm"]), language, 3),
+        p_holm=format_p_value(float(best["slope_p_holm"]), language),
         pilots=n_pilot,
     )
 
