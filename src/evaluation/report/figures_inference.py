@@ -12,7 +12,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from evaluation.i18n import Language, format_number, format_p_value, format_percent, t
-from evaluation.report.style import COMPARISON_COLOUR, EFFECT_COLOUR, PALETTE, new_figure
+from evaluation.report.style import (
+    COMPARISON_COLOUR,
+    EFFECT_COLOUR,
+    PALETTE,
+    new_figure,
+    require_columns,
+)
 
 __all__ = ["inference_panel_figure", "size_figure"]
 
@@ -22,18 +28,6 @@ def _method_label(method: str, language: Language) -> str:
         return t(f"inference.method.{method}", language)
     except KeyError:
         return method
-
-
-def _require(table: pd.DataFrame, columns: set[str], argument: str) -> None:
-    if not isinstance(table, pd.DataFrame):
-        raise ValueError(f"{argument} must be a pandas DataFrame, got {type(table).__name__}.")
-    missing = sorted(columns - set(table.columns))
-    if missing:
-        raise ValueError(
-            f"{argument} lacks columns {missing}; pass the output of trust.{argument}."
-        )
-    if table.empty:
-        raise ValueError(f"{argument} has no rows to plot.")
 
 
 def inference_panel_figure(
@@ -63,7 +57,13 @@ def inference_panel_figure(
     -------
     matplotlib.figure.Figure
     """
-    _require(table, {"method", "estimate", "conf_low", "conf_high", "p_value"}, "compare_methods")
+    require_columns(
+        table,
+        ["method", "estimate", "conf_low", "conf_high", "p_value"],
+        "compare_methods",
+        "the output of trust.compare_methods",
+        allow_empty=False,
+    )
     rows = table.reset_index(drop=True)
     y = np.arange(len(rows))[::-1]
     fig, ax = new_figure(10.0, 1.6 + 0.8 * len(rows))
@@ -127,8 +127,12 @@ def size_figure(
     matplotlib.figure.Figure
         Points at the rejection rate with +-1.96 Monte Carlo SE bars, one colour per null design.
     """
-    _require(
-        size_table, {"null_design", "method", "rejection_rate", "mc_se", "alpha"}, "measure_size"
+    require_columns(
+        size_table,
+        ["null_design", "method", "rejection_rate", "mc_se", "alpha"],
+        "measure_size",
+        "the output of trust.measure_size",
+        allow_empty=False,
     )
     methods = list(dict.fromkeys(size_table["method"]))
     designs = list(dict.fromkeys(size_table["null_design"]))

@@ -21,13 +21,8 @@ from evaluation.report.style import (
     PALETTE,
     PILOT_COLOUR,
     new_figure,
+    require_columns,
 )
-
-
-def _require(frame: pd.DataFrame, columns: list[str], argument: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{argument} lacks columns {missing}; it needs {columns}.")
 
 
 def love_plot(
@@ -42,9 +37,13 @@ def love_plot(
     ``before``/``after`` are :func:`~evaluation.estimators.balance.balance_table` outputs
     (columns ``covariate`` and ``smd``); ``labels`` maps covariate names to reader labels.
     """
-    _require(before, ["covariate", "smd"], "before")
+    require_columns(
+        before, ["covariate", "smd"], "before", "the output of estimators.balance.balance_table"
+    )
     if after is not None:
-        _require(after, ["covariate", "smd"], "after")
+        require_columns(
+            after, ["covariate", "smd"], "after", "the output of estimators.balance.balance_table"
+        )
     order = before.assign(a=before["smd"].abs()).sort_values("a")["covariate"].tolist()
     names = [(labels or {}).get(c, c) for c in order]
     fig, ax = new_figure(width=8.0, height=max(3.0, 0.45 * len(order) + 1.6))
@@ -121,7 +120,12 @@ def sensitivity_plot(
     output (columns ``restriction, method, m, conf_low, conf_high``); the ``original`` row is
     drawn to the left of the smallest ``m``.
     """
-    _require(frame, ["restriction", "method", "m", "conf_low", "conf_high"], "frame")
+    require_columns(
+        frame,
+        ["restriction", "method", "m", "conf_low", "conf_high"],
+        "frame",
+        "the frame built by evaluation.report.robustness",
+    )
     robust = frame[frame["method"] != "original"].sort_values("m")
     if robust.empty:
         raise ValueError("frame has no robust rows (method other than 'original').")
@@ -172,7 +176,12 @@ def specification_chart(frame: pd.DataFrame, language: Language = "vi") -> Figur
         gets one row per choice (grouped by the part before ``=``), marked for the
         specifications that use it. Plain labels get one row each.
     """
-    _require(frame, ["specification", "estimate", "conf_low", "conf_high", "group"], "frame")
+    require_columns(
+        frame,
+        ["specification", "estimate", "conf_low", "conf_high", "group"],
+        "frame",
+        "the frame built by evaluation.report.robustness",
+    )
     if frame.empty:
         raise ValueError("frame has no specifications.")
     data = frame.sort_values("estimate", kind="stable").reset_index(drop=True)

@@ -21,16 +21,8 @@ from evaluation.report.style import (
     PILOT_COLOUR,
     new_figure,
     number_axis,
+    require_columns,
 )
-
-
-def _need(frame: pd.DataFrame, columns: list[str], argument: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{argument} lacks columns {missing}; pass the frame produced by the scaling layer"
-        )
-
 
 #: Characters per title line: long messages wrap instead of widening the figure.
 TITLE_WIDTH = 62
@@ -50,10 +42,11 @@ def dose_response_figure(
 
     Bins with few pilot communes are drawn hollow and marked.
     """
-    _need(
+    require_columns(
         dose,
         ["moderator", "moderator_median", "estimate", "conf_low", "conf_high", "inference_weak"],
         "dose",
+        "the frame produced by the scaling layer",
     )
     label = moderator_label or str(dose["moderator"].iloc[0])
     d = dose.dropna(subset=["estimate"]).sort_values("moderator_median")
@@ -88,7 +81,12 @@ def cost_effectiveness_heatmap(
     language: Language = "vi",
 ) -> Figure:
     """Heatmap of a cost-effectiveness ratio (million VND) over cost x effect multipliers."""
-    _need(grid, ["cost_multiplier", "effect_multiplier", metric], "grid")
+    require_columns(
+        grid,
+        ["cost_multiplier", "effect_multiplier", metric],
+        "grid",
+        "the frame produced by the scaling layer",
+    )
     table = grid.pivot(index="cost_multiplier", columns="effect_multiplier", values=metric) / 1e6
     table = table.sort_index(ascending=False)
     fig, ax = new_figure(9.5, 5.5)
@@ -130,7 +128,12 @@ def gain_cost_curve_figure(
     ``curve`` is :func:`evaluation.scaling.budget.gain_cost_curve` or a ``RolloutPlan.plan``.
     With ``budget`` a vertical line marks it and the title reads off the gain within it.
     """
-    _need(curve, ["cumulative_cost", "cumulative_gain"], "curve")
+    require_columns(
+        curve,
+        ["cumulative_cost", "cumulative_gain"],
+        "curve",
+        "the frame produced by the scaling layer",
+    )
     fig, ax = new_figure(9, 5.5)
     x = np.concatenate([[0.0], curve["cumulative_cost"].to_numpy(float) / 1e9])
     y = np.concatenate([[0.0], curve["cumulative_gain"].to_numpy(float)])
@@ -195,7 +198,12 @@ def power_curve_figure(
     ``curves`` is :func:`evaluation.scaling.power.power_curves`; simulated power (if present) is
     drawn as points with Monte Carlo error bars over the closed-form lines.
     """
-    _need(curves, ["n_treated", "n_control", "ballots_per_commune", "power", "effect"], "curves")
+    require_columns(
+        curves,
+        ["n_treated", "n_control", "ballots_per_commune", "power", "effect"],
+        "curves",
+        "the frame produced by the scaling layer",
+    )
     fig, ax = new_figure(9, 5.5)
     for colour, (m, part) in zip(PALETTE, curves.groupby("ballots_per_commune"), strict=False):
         part = part.sort_values("n_treated")

@@ -6,11 +6,14 @@ Figure functions elsewhere take data and return a :class:`matplotlib.figure.Figu
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import matplotlib
 
 matplotlib.use("Agg")  # figures are rendered to files and notebooks, never to a screen
 
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -80,3 +83,23 @@ def number_axis(ax, language: str = "vi", axis: str = "y", decimals: int = 0) ->
 
     formatter = FuncFormatter(lambda value, _: format_number(value, language, decimals))  # type: ignore[arg-type]
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
+
+
+def require_columns(
+    frame: pd.DataFrame,
+    columns: Iterable[str],
+    argument: str,
+    source: str,
+    allow_empty: bool = True,
+) -> None:
+    """Raise a clear error when a figure's input is not a frame with ``columns``.
+
+    ``source`` names what to pass instead (e.g. ``"the output of trust.measure_size"``).
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{argument} must be a pandas DataFrame, got {type(frame).__name__}.")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{argument} lacks columns {missing}; pass {source}.")
+    if frame.empty and not allow_empty:
+        raise ValueError(f"{argument} has no rows to plot.")
