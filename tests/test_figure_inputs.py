@@ -35,3 +35,32 @@ def test_require_columns_checks_type_and_emptiness():
     require_columns(WRONG.iloc[:0], ["x"], "table", "a frame")  # empty is fine by default
     with pytest.raises(ValueError, match="table has no rows to plot"):
         require_columns(WRONG.iloc[:0], ["x"], "table", "a frame", allow_empty=False)
+
+
+def _tick_texts(language: str) -> tuple[list[str], list[str], list[str]]:
+    from matplotlib.ticker import PercentFormatter
+
+    from evaluation.report.style import close, localise_numbers, new_figure
+
+    fig, (left, right) = new_figure(ncols=2)
+    left.plot([0.0, 0.5], [0.0, 12_000.0])
+    right.bar(["xã", "phường"], [0.25, 0.75])
+    right.yaxis.set_major_formatter(PercentFormatter(1.0))  # a figure's own format stays
+    localise_numbers(fig, language)
+    fig.canvas.draw()
+    texts = (
+        [t.get_text() for t in left.get_xticklabels()],
+        [t.get_text() for t in left.get_yticklabels()],
+        [t.get_text() for t in right.get_xticklabels()] + [right.get_yticklabels()[1].get_text()],
+    )
+    close(fig)
+    return texts
+
+
+def test_default_tick_numbers_follow_the_language():
+    x, y, other = _tick_texts("vi")
+    assert "0,5" in x and "0.5" not in x
+    assert "10.000" in y
+    assert other[:2] == ["xã", "phường"] and other[2].endswith("%")
+    x, y, _ = _tick_texts("en")
+    assert "0.5" in x and "10,000" in y

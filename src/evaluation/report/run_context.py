@@ -26,7 +26,7 @@ from evaluation.prepare import (
     resolve_demo_paths,
     save_prepared,
 )
-from evaluation.report.style import close
+from evaluation.report.style import close, localise_numbers
 
 EFFECT_KEY = ["outcome", "estimator", "term", "inference"]
 
@@ -67,6 +67,7 @@ class RunContext:
         """Save ``fig`` as PNG (300 dpi) and SVG under ``figures/``; record its alt text."""
         folder = self.run_dir / "figures"
         folder.mkdir(parents=True, exist_ok=True)
+        localise_numbers(fig, self.language)
         for suffix in (".png", ".svg"):
             with atomic_path(folder / f"{name}{suffix}") as tmp:
                 fig.savefig(tmp, format=suffix[1:])

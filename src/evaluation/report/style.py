@@ -17,6 +17,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import Formatter, ScalarFormatter  # noqa: E402
 
 #: Fonts tried in order; DejaVu Sans ships with matplotlib and covers Vietnamese.
 FONT_FAMILY = ["DejaVu Sans", "Noto Sans", "Arial"]
@@ -83,6 +84,47 @@ def number_axis(ax, language: str = "vi", axis: str = "y", decimals: int = 0) ->
 
     formatter = FuncFormatter(lambda value, _: format_number(value, language, decimals))  # type: ignore[arg-type]
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
+
+
+class LocalisedFormatter(Formatter):
+    """Plain tick numbers in the language's separators, with as few decimals as the ticks need.
+
+    Replaces matplotlib's default ``ScalarFormatter`` (which always writes ``0.5``) so that a
+    Vietnamese figure reads ``0,5`` and ``10.000``.
+    """
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.decimals = 0
+
+    def set_locs(self, locs) -> None:  # noqa: ANN001 - matplotlib's signature
+        super().set_locs(locs)
+        self.decimals = next(
+            (
+                d
+                for d in range(7)
+                if all(abs(round(v, d) - v) < 1e-9 * max(1.0, abs(v)) for v in locs)
+            ),
+            6,
+        )
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        from evaluation.i18n import format_number
+
+        return format_number(0.0 if abs(x) < 1e-12 else x, self.language, self.decimals)  # type: ignore[arg-type]
+
+
+def localise_numbers(fig: Figure, language: str) -> Figure:
+    """Give every axis still on matplotlib's default number format the language's separators.
+
+    Axes with their own formatter (categories, percentages, VND, dates, log scales) are left as
+    they are. Called on every figure a report saves.
+    """
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if type(axis.get_major_formatter()) is ScalarFormatter:
+                axis.set_major_formatter(LocalisedFormatter(language))
+    return fig
 
 
 def require_columns(
