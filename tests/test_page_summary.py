@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from evaluation.config import load_params
-from evaluation.i18n import LANGUAGES, format_number, t
+from evaluation.i18n import LANGUAGES, format_billion_vnd, format_number, t
 from evaluation.report import summary as sm
 from evaluation.report.effects import format_effect, inference_label
 
@@ -331,8 +331,8 @@ def test_options_with_costs_from_the_scaling_page(outputs, params, language):
     assert len(table) == 3
     cost = table.iloc[:, 2].tolist()
     assert cost[:2] == [
-        sm.format_billion_vnd(420e6, language),
-        sm.format_billion_vnd(2.95e9, language),
+        format_billion_vnd(420e6, language),
+        format_billion_vnd(2.95e9, language),
     ]
     assert cost[2] == "–"
     assert table.iloc[1, 3] == (
@@ -355,9 +355,9 @@ def test_options_without_scaling_page_list_the_four_choices(params):
 
 
 def test_billions_of_dong():
-    assert sm.format_billion_vnd(2_950_000_000, "vi") == "2,95 tỷ đồng"
-    assert sm.format_billion_vnd(2_950_000_000, "en") == "VND 2.95 billion"
-    assert sm.format_billion_vnd(None, "en") == "–"
+    assert format_billion_vnd(2_950_000_000, "vi") == "2,95 tỷ đồng"
+    assert format_billion_vnd(2_950_000_000, "en") == "VND 2.95 billion"
+    assert format_billion_vnd(None, "en") == "–"
 
 
 def test_decision_names_budget_and_horizon(outputs, params):

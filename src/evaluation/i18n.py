@@ -96,6 +96,13 @@ def format_vnd(amount: float | None, language: Language = "vi") -> str:
     return f"{format_number(round(amount), language, 0)} {t('units.vnd', language)}"
 
 
+def format_billion_vnd(amount: float | None, language: Language = "vi") -> str:
+    """A large amount of đồng in billions (``2,95 tỷ đồng`` / ``VND 2.95 billion``)."""
+    if amount is None or not math.isfinite(amount):
+        return "–"
+    return t("units.billion_vnd", language, value=format_number(amount / 1e9, language, 2))
+
+
 def format_date(value: date | datetime | str, language: Language = "vi") -> str:
     """A date as dd/mm/yyyy in Vietnamese, yyyy-mm-dd in English."""
     if isinstance(value, str):

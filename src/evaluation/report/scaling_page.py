@@ -26,7 +26,14 @@ import numpy as np
 import pandas as pd
 
 from evaluation.config import Params
-from evaluation.i18n import Language, format_number, format_percent, format_vnd, t
+from evaluation.i18n import (
+    Language,
+    format_billion_vnd,
+    format_number,
+    format_percent,
+    format_vnd,
+    t,
+)
 from evaluation.prepare import Prepared
 from evaluation.report.effects import format_effect, outcome_label
 from evaluation.report.where_it_works import (
@@ -975,7 +982,7 @@ def finding(
             t(
                 "scaling_page.finding_plan",
                 language,
-                budget=format_vnd(plan.budget, language),
+                budget=format_billion_vnd(plan.budget, language),
                 n=len(plan.plan),
                 gain=format_number(plan.total_gain, language, 0),
             )

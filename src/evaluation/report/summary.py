@@ -26,7 +26,15 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from evaluation.config import Params
-from evaluation.i18n import LANGUAGES, Language, format_number, format_p_value, format_percent, t
+from evaluation.i18n import (
+    LANGUAGES,
+    Language,
+    format_billion_vnd,
+    format_number,
+    format_p_value,
+    format_percent,
+    t,
+)
 from evaluation.report.effects import (
     PERCENT_OUTCOMES,
     format_effect,
@@ -156,13 +164,6 @@ def mid_sentence(label: str) -> str:
     if len(label) > 1 and label[0].isupper() and label[1].islower():
         return label[0].lower() + label[1:]
     return label
-
-
-def format_billion_vnd(amount: float | None, language: Language) -> str:
-    """A large amount of đồng in billions (``2,95 tỷ đồng`` / ``VND 2.95 billion``)."""
-    if not _finite(amount):
-        return "–"
-    return t("summary.units.billion_vnd", language, value=format_number(amount / 1e9, language, 2))
 
 
 def page_label(page: str, language: Language) -> str:
