@@ -171,21 +171,21 @@ def test_format_percent_and_points():
     assert format_percent(0.1234, "en") == "12.3%"
     assert format_percent(0.76231, "vi", 2) == "76,23%"
     assert format_percent(None, "vi") == "–"
-    assert format_points(0.032, "vi") == f"+3,2 {t('units.percentage_points', 'vi')}"
+    assert format_points(0.032, "vi") == "+3,2\u00a0điểm\u00a0%"  # no-break: one line in tables
     assert format_points(-0.032, "en").startswith("−3.2")
 
 
 def test_format_p_value():
     assert format_p_value(0.0234, "vi") == "0,023"
     assert format_p_value(0.0234, "en") == "0.023"
-    assert format_p_value(0.00001, "vi") == "< 0,001"
+    assert format_p_value(0.00001, "vi") == "<\u00a00,001"
     assert format_p_value(float("nan"), "en") == "–"
 
 
 def test_format_vnd():
-    assert format_vnd(12_500_000, "vi") == "12.500.000 đ"
-    assert format_vnd(12_500_000.4, "en") == f"12,500,000 {t('units.vnd', 'en')}"
-    assert format_vnd(3_000_000_000, "vi") == "3.000.000.000 đ"
+    assert format_vnd(12_500_000, "vi") == "12.500.000\u00a0đ"
+    assert format_vnd(12_500_000.4, "en") == "12,500,000\u00a0VND"
+    assert format_vnd(3_000_000_000, "vi") == "3.000.000.000\u00a0đ"
     assert format_vnd(float("nan"), "vi") == "–"
 
 

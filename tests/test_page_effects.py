@@ -129,7 +129,7 @@ def test_headline_sentence_and_labels(demo, language):
 
 
 def test_p_value_format():
-    assert format_p_value(0.0, "vi") == "< 0,001"
+    assert format_p_value(0.0, "vi") == "<\u00a00,001"
     assert format_p_value(0.0123, "en") == "0.012"
 
 

@@ -229,7 +229,7 @@ def test_uncertain_effect_and_diverging_trends_are_said_so(outputs):
 def test_without_few_cluster_interval_the_crv1_interval_is_used():
     headline = {k: v for k, v in HEADLINE.items() if not k.startswith("few_cluster")}
     sure = sm.certainty_sentence(sm.RunOutputs(results={"headline": headline}), "en")
-    assert "0.31 points" in sure and "0.57 points" in sure
+    assert "0.31\u00a0points" in sure and "0.57\u00a0points" in sure
     assert inference_label("crv1", "en").lower()[:10] in sure.lower()
 
 
@@ -490,7 +490,7 @@ def test_robustness_caveat_from_page_04():
     text = sm.robustness_caveat(outputs, "vi")
     assert text.startswith(t("summary.caveat_robustness", "vi"))
     assert t("summary.caveat_breakdown", "vi", mbar="1,8") in text
-    assert t("summary.caveat_districts", "vi", low="0,41 điểm", high="0,47 điểm") in text
+    assert t("summary.caveat_districts", "vi", low="0,41\u00a0điểm", high="0,47\u00a0điểm") in text
     # No breakdown value (effect not clear) and no districts: nothing to say.
     bare = sm.RunOutputs(results={"robustness": {"breakdown_mbar": 0.0}})
     assert sm.robustness_caveat(bare, "en") == ""

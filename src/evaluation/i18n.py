@@ -17,6 +17,8 @@ import yaml
 
 Language = Literal["vi", "en"]
 LANGUAGES: tuple[Language, ...] = ("vi", "en")
+#: No-break space: keeps a number with its unit ("0,44 điểm", "< 0,001") on one line in tables.
+NBSP = "\u00a0"
 
 
 @cache
@@ -54,7 +56,7 @@ def t(key: str, language: Language = "vi", **values: object) -> str:
         raise KeyError(f"message {key!r} is missing from messages/{language}/")
     text = table[key].format(**values) if values else table[key]
     # Messages say "p = {p}"; a p-value below the shown precision arrives as "< 0,001".
-    return text.replace("= < ", "< ")
+    return text.replace("= < ", "< ").replace(f"= <{NBSP}", f"<{NBSP}")
 
 
 def format_number(value: float | int | None, language: Language = "vi", decimals: int = 2) -> str:
@@ -71,7 +73,11 @@ def format_p_value(p: float | None, language: Language = "vi") -> str:
     """A p-value to three decimals; below 0.001 as ``< 0,001``."""
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "–"
-    return f"< {format_number(0.001, language, 3)}" if p < 0.001 else format_number(p, language, 3)
+    return (
+        f"<{NBSP}{format_number(0.001, language, 3)}"
+        if p < 0.001
+        else format_number(p, language, 3)
+    )
 
 
 def format_percent(share: float | None, language: Language = "vi", decimals: int = 1) -> str:
@@ -86,14 +92,14 @@ def format_points(value: float | None, language: Language = "vi", decimals: int 
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     sign = "+" if value >= 0 else ""
-    return f"{sign}{format_number(100 * value, language, decimals)} {t('units.percentage_points', language)}"
+    return f"{sign}{format_number(100 * value, language, decimals)}{NBSP}{t('units.percentage_points', language)}"
 
 
 def format_vnd(amount: float | None, language: Language = "vi") -> str:
     """An amount of Vietnamese đồng, rounded to the đồng (``12.500.000 đ``)."""
     if amount is None or (isinstance(amount, float) and math.isnan(amount)):
         return "–"
-    return f"{format_number(round(amount), language, 0)} {t('units.vnd', language)}"
+    return f"{format_number(round(amount), language, 0)}{NBSP}{t('units.vnd', language)}"
 
 
 def format_billion_vnd(amount: float | None, language: Language = "vi") -> str:

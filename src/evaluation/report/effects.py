@@ -18,7 +18,7 @@ from evaluation.estimators.event_study import event_study
 from evaluation.estimators.ordinal import OrdinalDidResult, ordinal_did
 from evaluation.estimators.result import EffectEstimate
 from evaluation.estimators.twfe import twfe
-from evaluation.i18n import Language, format_number, format_p_value, format_percent, t
+from evaluation.i18n import NBSP, Language, format_number, format_p_value, format_percent, t
 from evaluation.prepare import Prepared
 
 BALLOT_LEVEL = ("satisfaction_index", "pct_satisfied", "pct_dissatisfied", "model_index")
@@ -43,8 +43,8 @@ def outcome_label(outcome: str, language: Language) -> str:
 def format_effect(outcome: str, value: float, language: Language) -> str:
     """An effect in the outcome's unit: percentage points for shares, points for scores."""
     if outcome in PERCENT_OUTCOMES:
-        return f"{format_number(100 * value, language, 1)} {t('units.percentage_points', language)}"
-    return f"{format_number(value, language, 2)} {t('units.points', language)}"
+        return f"{format_number(100 * value, language, 1)}{NBSP}{t('units.percentage_points', language)}"
+    return f"{format_number(value, language, 2)}{NBSP}{t('units.points', language)}"
 
 
 def window_ballots(prepared: Prepared) -> pd.DataFrame:

@@ -104,7 +104,9 @@ _EXTRA_SHARES = frozenset({"respondent_female"})
 def effect_text(outcome: str, value: float, language: Language) -> str:
     """An effect in the outcome's unit (percentage points for shares, points for scores)."""
     if outcome in _EXTRA_SHARES:
-        return f"{format_number(100 * value, language, 1)} {t('units.percentage_points', language)}"
+        return fx.format_effect(
+            "pct_satisfied", value, language
+        )  # a share, like the effects page's
     return fx.format_effect(outcome, value, language)
 
 
