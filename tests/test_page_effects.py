@@ -139,3 +139,12 @@ def test_did_table_layout_has_pilot_comparison_and_did(demo):
     shown = fx.did_table_display(table, "satisfaction_index", "en")
     assert len(shown) == 3
     assert shown.iloc[-1, 0] == "Difference (effect, DiD)"
+
+
+def test_effects_are_written_in_the_outcome_unit():
+    assert fx.format_effect("satisfaction_index", 0.436, "vi") == "0,44\u00a0điểm"
+    assert fx.format_effect("factor_staff", 0.4, "en") == "0.40\u00a0points"
+    assert fx.format_effect("pct_satisfied", 0.159, "vi") == "15,9\u00a0điểm\u00a0%"
+    assert fx.format_effect("complaints_per_1000", -0.5, "vi") == "−0,50\u00a0phản ánh/1.000 hộ"
+    assert fx.format_effect("apology_per_100_dossiers", 5.16, "en") == "5.16\u00a0per 100 dossiers"
+    assert fx.format_effect("sales", 1234.5, "en") == "1,234.50"  # a generic panel's outcome

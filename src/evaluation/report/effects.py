@@ -29,6 +29,13 @@ PERCENT_OUTCOMES = (
     "pct_dossiers_on_time",
     "pct_condolence_on_time",
 )
+#: Scores on the 1-5 ballot scale (with ``factor_*``): effects are in points.
+SCORE_OUTCOMES = ("satisfaction_index", "model_index")
+#: Counts per households or dossiers: effects are in the rate's own unit.
+RATE_UNITS = {
+    "complaints_per_1000": "units.per_1000_households",
+    "apology_per_100_dossiers": "units.per_100_dossiers",
+}
 
 
 def outcome_label(outcome: str, language: Language) -> str:
@@ -41,10 +48,18 @@ def outcome_label(outcome: str, language: Language) -> str:
 
 
 def format_effect(outcome: str, value: float, language: Language) -> str:
-    """An effect in the outcome's unit: percentage points for shares, points for scores."""
+    """An effect in the outcome's unit.
+
+    Percentage points for shares, points for the 1-5 scores, the rate's own unit for counts per
+    households or dossiers, and a bare number for any other outcome (a generic panel's).
+    """
     if outcome in PERCENT_OUTCOMES:
         return f"{format_number(100 * value, language, 1)}{NBSP}{t('units.percentage_points', language)}"
-    return f"{format_number(value, language, 2)}{NBSP}{t('units.points', language)}"
+    if outcome in RATE_UNITS:
+        return f"{format_number(value, language, 2)}{NBSP}{t(RATE_UNITS[outcome], language)}"
+    if outcome in SCORE_OUTCOMES or outcome.startswith("factor_"):
+        return f"{format_number(value, language, 2)}{NBSP}{t('units.points', language)}"
+    return format_number(value, language, 2)
 
 
 def window_ballots(prepared: Prepared) -> pd.DataFrame:
