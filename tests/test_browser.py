@@ -190,6 +190,20 @@ def test_no_python_output_leaks_into_pages(viewed):
     assert {n: s for n, s in leaks.items() if s} == {}
 
 
+def test_no_code_identifiers_in_the_reading(viewed):
+    """snake_case words on a page are file or column names the wording itself gives, never a
+    raw identifier from the code (a model name, a method code) left untranslated."""
+    import re
+
+    from evaluation.i18n import messages
+
+    language, _, views = viewed
+    snake = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+    allowed = {w for text in messages(language).values() for w in snake.findall(text)}
+    found = {n: sorted(set(snake.findall(v.text)) - allowed) for n, v in views.items()}
+    assert {n: w for n, w in found.items() if w} == {}
+
+
 def test_summary_page_prints_to_pdf(viewed, tmp_path):
     _, run_dir, _ = viewed
     pdf = html_to_pdf(run_dir / "00_summary.html", tmp_path / "summary.pdf")

@@ -251,3 +251,11 @@ def test_message_keys_match_between_languages():
     }
     assert keys["vi"] == keys["en"]
     assert "nhân rộng" in messages("vi")["scaling_page.title"].lower()
+
+
+def test_model_label_is_words_not_an_identifier():
+    from evaluation.report.scaling_page import model_label
+
+    assert model_label("average_effect", "vi") == "tác động trung bình của các xã thí điểm"
+    by = model_label("twfe_by_baseline_index", "en")
+    assert "twfe" not in by and "satisfaction score before the pilot" in by

@@ -39,6 +39,7 @@ from evaluation.report.effects import format_effect, outcome_label
 from evaluation.report.where_it_works import (
     PREDICTION_COLUMNS,
     commune_predictions,
+    moderator_label,
     period_label,
     prediction_outcomes,
 )
@@ -763,6 +764,14 @@ def balance_display(balance: pd.DataFrame, language: Language) -> pd.DataFrame:
 
 
 # -- readings ---------------------------------------------------------------------------
+
+
+def model_label(model: str, language: Language) -> str:
+    """The reader's name of the model the predictions come from (page 5's choice)."""
+    if model.startswith("twfe_by_"):
+        moderator = moderator_label(model.removeprefix("twfe_by_"), language)
+        return t("scaling_page.model_by_moderator", language, moderator=moderator)
+    return t("scaling_page.model_average", language)
 
 
 def prediction_reading(frame: pd.DataFrame, outcome: str, language: Language) -> str:
