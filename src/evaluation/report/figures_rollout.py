@@ -217,6 +217,9 @@ def dynamic_effects_figure(
     ax.set_xticks(sorted(frame["event_time"]))
     ax.set_xlabel(t("rollout.dynamic.x_label", language))
     ax.set_ylabel(t("rollout.dynamic.y_label", language))
-    ax.set_title(t("rollout.dynamic.title", language))
+    method = "sun_abraham" if estimate.estimator == "sun_abraham" else "callaway_santanna"
+    ax.set_title(
+        t("rollout.dynamic.title_by", language, method=t(f"rollout.dynamic.{method}", language))
+    )
     ax.legend(loc="upper left")
     return fig
