@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 import pandas as pd
 import pytest
 from _demo import small_demo
 
 from evaluation.estimators.heterogeneity import WEAK_TREATED_MAX, effect_by_moderator
-from evaluation.i18n import messages
+from evaluation.estimators.twfe import twfe
+from evaluation.i18n import format_p_value, messages
 from evaluation.inference.multiple_testing import holm
 from evaluation.report import where_it_works as ww
 from evaluation.report.effects import twfe_communes
@@ -92,14 +95,71 @@ def test_effects_rows_do_not_collide(interactions):
 def test_categories_flag_weak(demo):
     params, _, frame = demo
     est = ww.moderator_estimate(frame, params, OUTCOME, "district_name")
-    cats = ww.category_table(est)
+    cats = ww.category_table(est, frame, params)
     assert cats["n_treated_communes"].sum() == 14
     np.testing.assert_array_equal(
         cats["inference_weak"], cats["n_treated_communes"] <= WEAK_TREATED_MAX
     )
     np.testing.assert_allclose(cats["estimate"], est.terms["estimate"])
-    types = ww.category_table(ww.moderator_estimate(frame, params, OUTCOME, "commune_type"))
+    types = ww.category_table(
+        ww.moderator_estimate(frame, params, OUTCOME, "commune_type"), frame, params
+    )
     assert set(types["category"]) == {"xa", "phuong", "thi_tran"}
+
+
+def test_weak_categories_show_the_permutation_p_value_not_an_interval(demo):
+    params, _, frame = demo
+    cats = ww.category_table(
+        ww.moderator_estimate(frame, params, OUTCOME, "district_name"), frame, params
+    )
+    assert cats["ri_p_value"].between(0, 1).all()
+    assert (cats.loc[cats["inference_weak"], "show"] == "ri_p_value_only").all()
+    shown = ww.category_display(cats, "en")
+    weak = cats["inference_weak"].to_numpy()
+    assert (shown["95% interval"][weak] == "–").all()
+    assert (shown["95% interval"][~weak] != "–").all()
+    est = ww.moderator_estimate(frame, params, OUTCOME, "district_name")
+    rows = ww.effects_rows(est, cats)
+    assert len(rows) == 2 * len(cats)
+    assert not rows.duplicated(["outcome", "estimator", "term", "inference"]).any()
+    ri = rows[rows["inference"].str.startswith("randomisation")]
+    assert ri["conf_low"].isna().all() and list(ri["p_value"]) == list(cats["ri_p_value"])
+    assert rows["n_treated_clusters"].sum() == 2 * 14  # each category counts its own pilots
+    assert list(shown["p (permutation)"]) == [format_p_value(p, "en") for p in cats["ri_p_value"]]
+
+
+def test_district_permutation_p_value_equals_brute_force(demo):
+    """Re-assign the district's pilots among its communes in every possible way, refit TWFE
+    (CRV1 t) each time: the share at least as extreme is the page's p-value."""
+    params, _, frame = demo
+    pilot = frame.groupby("commune_code")["treated"].transform("max") > 0
+    counts = frame.loc[pilot].groupby("district_name")["commune_code"].nunique()
+    district = counts.idxmin()  # fewest pilots: fewest assignments
+    sample = frame[~pilot | (frame["district_name"] == district)].copy()
+    post = sample.groupby("wave_index")["treated"].transform("max") > 0
+    communes = sorted(sample.loc[sample["district_name"] == district, "commune_code"].unique())
+    pilots = set(sample.loc[sample["treated"] > 0, "commune_code"])
+
+    def t_stat(chosen: set) -> float:
+        sample["placebo"] = (sample["commune_code"].isin(chosen) & post).astype(float)
+        fit = twfe(
+            sample,
+            OUTCOME,
+            "placebo",
+            unit="commune_code",
+            time="wave_index",
+            cluster="commune_code",
+            weights="n_ballots",
+        )
+        return fit.estimate / fit.std_error
+
+    observed = t_stat(pilots)
+    reference = np.array([t_stat(set(c)) for c in combinations(communes, len(pilots))])
+    expected = float(np.mean(np.abs(reference) >= abs(observed) * (1 - 1e-9)))
+    ri = ww.category_ri(frame, params, OUTCOME, "district_name").set_index("category")
+    assert bool(ri.loc[district, "ri_enumerated"])
+    assert ri.loc[district, "ri_assignments"] == len(reference)
+    assert ri.loc[district, "ri_p_value"] == pytest.approx(expected, abs=1e-12)
 
 
 def test_dose_response_covers_all_pilots(demo):
@@ -150,7 +210,7 @@ def test_text_in_both_languages(demo, interactions, language):
     during = ww.interaction_display(table, language, during_pilot=True)
     assert during.columns[0] != first
     cats = {
-        m: ww.category_table(ww.moderator_estimate(frame, params, OUTCOME, m))
+        m: ww.category_table(ww.moderator_estimate(frame, params, OUTCOME, m), frame, params)
         for m in ("commune_type", "district_name")
     }
     shown_types = ww.category_display(cats["commune_type"], language)

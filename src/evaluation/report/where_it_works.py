@@ -32,6 +32,8 @@ from evaluation.estimators.heterogeneity import (
 from evaluation.estimators.result import EffectEstimate
 from evaluation.i18n import Language, format_number, format_p_value, t
 from evaluation.inference.multiple_testing import holm
+from evaluation.inference.randomization import randomization_inference
+from evaluation.inference.trust import flag_subgroups
 from evaluation.measures import wave_label
 from evaluation.prepare import Prepared
 from evaluation.report.effects import (
@@ -176,15 +178,28 @@ def moderator_estimates(
     return {m: moderator_estimate(frame, params, outcome, m) for m in moderators}
 
 
-def effects_rows(estimate: EffectEstimate) -> pd.DataFrame:
+def effects_rows(estimate: EffectEstimate, categories: pd.DataFrame | None = None) -> pd.DataFrame:
     """Tidy rows for ``tables/effects.csv``; the estimator names the moderator.
 
     Every continuous model has an ``effect`` term: without the moderator in the estimator name
-    the rows of different moderators would replace one another in the effects table.
+    the rows of different moderators would replace one another in the effects table. With
+    ``categories`` (:func:`category_table` of the same estimate) each category's row counts its
+    own pilot communes, and a second row per category carries the randomisation-inference
+    p-value (no interval: with 1-3 pilots none can be trusted).
     """
     tidy = estimate.tidy()
     tidy["estimator"] = f"twfe_by_{estimate.model.moderator}"
-    return tidy
+    if categories is None:
+        return tidy
+    tidy["n_treated_clusters"] = categories["n_treated_communes"].to_numpy()
+    ri = tidy.copy()
+    ri[["std_error", "conf_low", "conf_high"]] = np.nan
+    ri["p_value"] = categories["ri_p_value"].to_numpy()
+    ri["inference"] = (
+        "randomisation inference on the CRV1 t statistic: the category's pilots re-assigned "
+        f"among its communes (strata: {estimate.model.moderator})"
+    )
+    return pd.concat([tidy, ri], ignore_index=True)
 
 
 def moderator_label(moderator: str, language: Language) -> str:
@@ -275,15 +290,59 @@ def interaction_display(
     return pd.DataFrame(rows)
 
 
-def category_table(estimate: EffectEstimate) -> pd.DataFrame:
-    """Effect per category of a categorical moderator, with the pilot count and weak flag."""
+def category_ri(frame: pd.DataFrame, params: Params, outcome: str, moderator: str) -> pd.DataFrame:
+    """Randomisation-inference p-value of each category's effect (the only honest one with 1-3
+    pilot communes).
+
+    A category's pilots are compared with every non-pilot commune, and the test re-assigns which
+    communes *of that category* were the pilots (as many as there were): a district's p-value
+    asks how often its own communes, drawn at random, would look as good as its pilots did.
+    Exact enumeration when the assignments fit ``inference.ri_draws``.
+    """
+    pilot = frame.groupby("commune_code")["treated"].transform("max") > 0
+    groups = frame[moderator].astype("string")
+    rows = []
+    for category in sorted(groups[pilot].dropna().unique()):
+        sample = frame[~pilot | (groups == category)]
+        result = randomization_inference(
+            sample,
+            outcome,
+            "treated",
+            unit="commune_code",
+            time="wave_index",
+            cluster="commune_code",
+            strata=moderator,
+            weights=_weights(outcome),
+            budget=params.inference.ri_draws,
+            seed=params.inference.seed,
+            alpha=params.analysis.alpha,
+            confint=False,
+        )
+        rows.append(
+            {
+                "category": str(category),
+                "ri_p_value": result.p_value,
+                "ri_assignments": result.n_assignments,
+                "ri_enumerated": result.enumerated,
+            }
+        )
+    return pd.DataFrame(rows, columns=["category", "ri_p_value", "ri_assignments", "ri_enumerated"])
+
+
+def category_table(estimate: EffectEstimate, frame: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """Effect per category of a categorical moderator: pilots, weak flag, and the
+    randomisation-inference p-value (:func:`category_ri`)."""
     fit = estimate.model
     terms = estimate.terms.reset_index(names="term")
-    terms["category"] = list(fit.categories)
+    terms["category"] = [str(k) for k in fit.categories]
     terms["n_treated_communes"] = [fit.treated_per_category[k] for k in fit.categories]
-    terms["inference_weak"] = terms["n_treated_communes"] <= WEAK_TREATED_MAX
+    flagged = flag_subgroups(terms, "n_treated_communes", weak_max=WEAK_TREATED_MAX)
+    terms["inference_weak"] = flagged["weak"].to_numpy()
+    terms["show"] = flagged["show"].to_numpy()
     terms.insert(0, "moderator", fit.moderator)
     terms.insert(1, "outcome", estimate.outcome)
+    ri = category_ri(frame, params, estimate.outcome, fit.moderator)
+    terms = terms.merge(ri, on="category", how="left")
     return terms[
         [
             "moderator",
@@ -294,15 +353,19 @@ def category_table(estimate: EffectEstimate) -> pd.DataFrame:
             "conf_low",
             "conf_high",
             "p_value",
+            "ri_p_value",
             "n_treated_communes",
             "inference_weak",
+            "show",
         ]
     ]
 
 
 def category_display(table: pd.DataFrame, language: Language) -> pd.DataFrame:
-    """Effects by category for reading; weak categories say so."""
+    """Effects by category for reading. Weak categories (1-3 pilots) say so and show only the
+    randomisation-inference p-value, not a confidence interval that cannot be trusted."""
     col = lambda key: t(f"where_it_works.col_{key}", language)  # noqa: E731
+    weak = table["inference_weak"].astype(bool).to_numpy()
     return pd.DataFrame(
         {
             col("category"): [
@@ -314,15 +377,15 @@ def category_display(table: pd.DataFrame, language: Language) -> pd.DataFrame:
                 for o, v in zip(table["outcome"], table["estimate"], strict=True)
             ],
             col("ci"): [
-                f"{format_effect(o, lo, language)} – {format_effect(o, hi, language)}"
-                for o, lo, hi in zip(
-                    table["outcome"], table["conf_low"], table["conf_high"], strict=True
+                "–" if w else f"{format_effect(o, lo, language)} – {format_effect(o, hi, language)}"
+                for o, lo, hi, w in zip(
+                    table["outcome"], table["conf_low"], table["conf_high"], weak, strict=True
                 )
             ],
+            col("ri_p"): [format_p_value(p, language) for p in table["ri_p_value"]],
             col("pilots"): table["n_treated_communes"].astype(int).astype(str).to_numpy(),
             col("strength"): [
-                t("where_it_works.weak" if w else "where_it_works.usable", language)
-                for w in table["inference_weak"]
+                t("where_it_works.weak" if w else "where_it_works.usable", language) for w in weak
             ],
         }
     )
