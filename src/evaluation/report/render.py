@@ -17,7 +17,7 @@ from jinja2 import Environment, select_autoescape
 from nbconvert import HTMLExporter
 
 from evaluation.data.io import write_text
-from evaluation.i18n import Language, t
+from evaluation.i18n import Language, format_date, t
 
 _CDN_SCRIPT = re.compile(r"<script[^>]+src=\"https?://[^\"]+\"[^>]*>\s*</script>", re.IGNORECASE)
 _CDN_LINK = re.compile(r"<link[^>]+href=\"https?://[^\"]+\"[^>]*>", re.IGNORECASE)
@@ -116,7 +116,7 @@ def write_index(run_dir: Path, manifest: dict, language: Language, simulated: bo
         meta=t(
             "run.meta_line",
             language,
-            started=manifest["started"],
+            started=f"{format_date(manifest['started'], language)} {manifest['started'][11:16]}",
             commit=manifest.get("git_commit") or "-",
         ),
     )
