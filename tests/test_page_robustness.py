@@ -228,3 +228,23 @@ def test_message_keys_match_in_both_languages():
     assert vi == en
     for key in ("estimator_twfe", "estimator_dr", "estimator_event", "sample_unchanged_map"):
         assert f"robustness_page.spec.{key}" in vi
+
+
+def test_placebos_are_judged_by_cr2(demo):
+    """Same point estimate as the CRV1 fit; interval and p-value from CR2 on the same rows."""
+    from evaluation.inference.cluster_robust import cr2
+
+    params, prepared = demo
+    placebo = rb.fake_start_placebo(prepared, params)
+    frame = fx.window_panel(prepared)
+    frame = frame[frame["wave_index"] < prepared.meta["pilot_wave"]].copy()
+    start = placebo.diagnostics["fake_start"]
+    frame["fake"] = ((frame["pilot"] > 0) & (frame["wave_index"] >= start)).astype(float)
+    direct = cr2(
+        frame, "satisfaction_index", "fake", "commune_code", "wave_index", weights="n_ballots"
+    )
+    assert placebo.estimate == pytest.approx(direct.estimate, rel=1e-9)
+    assert placebo.p_value == pytest.approx(direct.p_value, rel=1e-9)
+    assert placebo.conf_int == pytest.approx((direct.conf_low, direct.conf_high), rel=1e-9)
+    assert placebo.inference.startswith("CR2")
+    assert all(e.inference.startswith("CR2") for e in rb.placebo_outcomes(prepared, params))
