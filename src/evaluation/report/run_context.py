@@ -26,7 +26,7 @@ from evaluation.prepare import (
     resolve_demo_paths,
     save_prepared,
 )
-from evaluation.report.style import close, localise_numbers
+from evaluation.report.style import close, localise_numbers, table_styler
 
 EFFECT_KEY = ["outcome", "estimator", "term", "inference"]
 
@@ -91,6 +91,12 @@ class RunContext:
                 f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" style="max-width:100%">'
             )
         )
+
+    def show_table(self, frame: pd.DataFrame) -> None:
+        """Display a reader's table (no index; words left, numbers right)."""
+        from IPython.display import display
+
+        display(table_styler(frame))
 
     def save_table(self, frame: pd.DataFrame, name: str, excel: bool = True) -> None:
         """Save a table as CSV (and XLSX for staff who work in Excel) under ``tables/``."""

@@ -127,6 +127,33 @@ def localise_numbers(fig: Figure, language: str) -> Figure:
     return fig
 
 
+#: A cell reads as a number when it starts like one: a digit, a sign, "<" or the missing dash.
+_NUMBER_START = tuple("0123456789+-−<–")
+
+
+def text_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns whose cells mostly read as words, not numbers (they are left-aligned)."""
+    out = []
+    for column in frame.columns:
+        cells = [str(v).strip() for v in frame[column] if str(v).strip() not in ("", "nan")]
+        words = sum(not c.startswith(_NUMBER_START) for c in cells)
+        if cells and words > len(cells) / 2:
+            out.append(column)
+    return out
+
+
+def table_styler(frame: pd.DataFrame):  # noqa: ANN201 - pandas Styler
+    """A reader's table: no index; text columns left-aligned, numbers right-aligned (page.css)."""
+    styler = frame.style.hide(axis="index")
+    text = text_columns(frame)
+    if text:
+        left = {"text-align": "left"}
+        styler = styler.set_properties(subset=text, **left).set_table_styles(
+            {c: [{"selector": "th", "props": list(left.items())}] for c in text}, overwrite=False
+        )
+    return styler
+
+
 def require_columns(
     frame: pd.DataFrame,
     columns: Iterable[str],

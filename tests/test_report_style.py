@@ -1,4 +1,4 @@
-"""Every figure function names the argument, the missing columns and what to pass instead."""
+"""The shared report style: figure input checks, tick numbers in the language, reader tables."""
 
 from __future__ import annotations
 
@@ -64,3 +64,21 @@ def test_default_tick_numbers_follow_the_language():
     assert other[:2] == ["xã", "phường"] and other[2].endswith("%")
     x, y, _ = _tick_texts("en")
     assert "0.5" in x and "10,000" in y
+
+
+def test_reader_tables_left_align_words_and_right_align_numbers():
+    from evaluation.report.style import table_styler, text_columns
+
+    frame = pd.DataFrame(
+        {
+            "Xã": ["Xã Văn Xá", "Phường Lam Hạ"],
+            "Tác động": ["0,36\u00a0điểm", "−0,10\u00a0điểm"],
+            "p": ["<\u00a00,001", "0,200"],
+            "Đủ điều kiện": ["có", "không"],
+            "Số xã": ["14 / 109", "–"],
+        }
+    )
+    assert text_columns(frame) == ["Xã", "Đủ điều kiện"]
+    html = table_styler(frame).to_html()
+    assert html.count("text-align: left") >= 1 and "0,36" in html
+    assert '<th class="blank' not in html  # the index is hidden
