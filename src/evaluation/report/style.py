@@ -142,16 +142,29 @@ def text_columns(frame: pd.DataFrame) -> list[str]:
     return out
 
 
-def table_styler(frame: pd.DataFrame):  # noqa: ANN201 - pandas Styler
-    """A reader's table: no index; text columns left-aligned, numbers right-aligned (page.css)."""
+def table_styler(frame: pd.DataFrame, numeric: Iterable[str] | None = None):  # noqa: ANN201
+    """A reader's table (pandas Styler): no index, words left-aligned, numbers right-aligned
+    and kept on one line.
+
+    ``numeric`` names the number columns; by default every column that is not
+    :func:`text_columns`. Inline alignment, because the notebook theme right-aligns every cell,
+    which makes sentences in a table hard to read.
+    """
+    text = text_columns(frame) if numeric is None else [c for c in frame if c not in set(numeric)]
+    numbers = [c for c in frame.columns if c not in text]
     styler = frame.style.hide(axis="index")
-    text = text_columns(frame)
     if text:
-        left = {"text-align": "left"}
-        styler = styler.set_properties(subset=text, **left).set_table_styles(
-            {c: [{"selector": "th", "props": list(left.items())}] for c in text}, overwrite=False
+        styler = styler.set_properties(subset=text, **{"text-align": "left"})
+    if numbers:
+        styler = styler.set_properties(
+            subset=numbers, **{"text-align": "right", "white-space": "nowrap"}
         )
-    return styler
+    headers = [
+        {"selector": f"th.col_heading.col{i}", "props": [("text-align", "left")]}
+        for i, c in enumerate(frame.columns)
+        if c in text
+    ]
+    return styler.set_table_styles(headers, overwrite=False)
 
 
 def require_columns(

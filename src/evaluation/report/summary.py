@@ -17,7 +17,6 @@ import base64
 import html
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from evaluation.report.effects import (
     inference_label,
     outcome_label,
 )
+from evaluation.report.style import table_styler
 
 #: The two figures of the effects page shown first, in this order.
 MAIN_FIGURES = ("headline_effect", "event_study")
@@ -641,30 +641,7 @@ def options_note(outputs: RunOutputs, language: Language) -> str:
 
 def options_display(table: pd.DataFrame) -> Styler:
     """The options table for reading: text left, the three number columns right."""
-    return display_table(table, numeric=table.columns[1:4])
-
-
-def display_table(frame: pd.DataFrame, numeric: Sequence[str] = ()) -> Styler:
-    """A table without index, text columns aligned left and ``numeric`` columns right.
-
-    Inline alignment, because the notebook theme right-aligns every cell, which makes sentences
-    in a table hard to read.
-    """
-    numeric = [c for c in numeric if c in frame.columns]
-    text = [c for c in frame.columns if c not in numeric]
-    styler = frame.style.hide(axis="index")
-    if text:
-        styler = styler.set_properties(subset=text, **{"text-align": "left"})
-    if numeric:
-        styler = styler.set_properties(
-            subset=numeric, **{"text-align": "right", "white-space": "nowrap"}
-        )
-    headers = [
-        {"selector": f"th.col_heading.col{i}", "props": [("text-align", "left")]}
-        for i, c in enumerate(frame.columns)
-        if c in text
-    ]
-    return styler.set_table_styles(headers, overwrite=False)
+    return table_styler(table, numeric=table.columns[1:4])
 
 
 # -- the other pages -------------------------------------------------------------------------
