@@ -260,3 +260,11 @@ def test_a_figure_with_vietnamese_text_renders_every_letter():
     # Diacritics change the picture: 'a', 'ạ', 'ẫ' ... are all different images.
     accents = "aạảãàáâầấậẩẫăằắặẳẵ"
     assert len({_render(c).tobytes() for c in accents}) == len(accents)
+
+
+def test_quarters_as_readers_write_them():
+    from evaluation.i18n import format_quarter
+
+    assert format_quarter("2019Q4", "vi") == "Q4/2019"
+    assert format_quarter("2019Q4", "en") == "2019Q4"
+    assert format_quarter("2014", "vi") == "2014"  # a generic panel's period is left alone

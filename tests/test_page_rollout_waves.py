@@ -259,7 +259,10 @@ def test_generic_panel_periods_and_outcome(demo):
     params, prepared, design, _ = demo
     generic = dataclasses.replace(design, source="panel")
     assert rw.period_label(2014, generic) == "2014"
-    assert rw.period_label(199, design) == "2019Q4"
+    assert rw.period_label(199, design) == "2019Q4"  # data label
+    assert rw.period_label(199, design, "vi") == "Q4/2019"  # what a Vietnamese reader sees
+    assert rw.period_label(199, design, "en") == "2019Q4"
+    assert rw.period_label(2014, generic, "vi") == "2014"
     assert rw.term_label("g=199", design) == "2019Q4"
     assert rw.term_label("e-2", design) == "−2"
     meta = {**prepared.meta, "source": "panel", "outcomes": ["pct_satisfied", "coverage"]}

@@ -8,6 +8,7 @@ test, not by a board member.
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime
 from functools import cache
 from importlib import resources
@@ -107,6 +108,17 @@ def format_billion_vnd(amount: float | None, language: Language = "vi") -> str:
     if amount is None or not math.isfinite(amount):
         return "–"
     return t("units.billion_vnd", language, value=format_number(amount / 1e9, language, 2))
+
+
+def format_quarter(label: str, language: Language = "vi") -> str:
+    """A quarter as readers write it: ``Q4/2019`` in Vietnamese, ``2019Q4`` in English.
+
+    Anything that is not a ``yyyyQn`` quarter (a generic panel's period) is returned unchanged.
+    """
+    match = re.fullmatch(r"(\d{4})Q([1-4])", label)
+    if match is None or language != "vi":
+        return label
+    return f"Q{match[2]}/{match[1]}"
 
 
 def format_date(value: date | datetime | str, language: Language = "vi") -> str:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.config import BallotParams
+from evaluation.i18n import Language, format_quarter
 
 SIPAS_FACTORS = ("access", "procedures", "staff", "results", "feedback")
 BALLOT_OUTCOMES = ("satisfaction_index", "pct_satisfied", "pct_dissatisfied", "model_index")
@@ -98,6 +99,18 @@ def wave_index(waves: pd.Series) -> pd.Series:
 def wave_label(index: int | float) -> str:
     """The quarter label of a wave index (inverse of :func:`wave_index`)."""
     return str(pd.Period(ordinal=int(index), freq="Q"))
+
+
+def period_label(index: int | float, source: str = "", language: Language | None = None) -> str:
+    """A wave index as readers know it: a quarter for ballots, the period itself for a panel.
+
+    ``language=None`` gives the data label (``2019Q4``, as in params and tables); a language
+    gives the reader's label (``Q4/2019`` in Vietnamese).
+    """
+    if source == "panel":
+        return str(int(index))
+    label = wave_label(index)
+    return label if language is None else format_quarter(label, language)
 
 
 def commune_timing(communes: pd.DataFrame) -> pd.DataFrame:

@@ -7,16 +7,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from evaluation.i18n import Language, format_number, format_percent, t
-from evaluation.measures import wave_label
+from evaluation.measures import period_label
 from evaluation.prepare import Prepared
 from evaluation.report.style import COMPARISON_COLOUR, PILOT_COLOUR, new_figure
-
-
-def period_label(prepared: Prepared, index: float) -> str:
-    """A period as the reader knows it: a quarter (2019Q4) for ballots, the raw value for a panel."""
-    if prepared.meta.get("source") == "panel":
-        return str(int(index))
-    return wave_label(index)
 
 
 def validation_failed(prepared: Prepared) -> bool:
@@ -26,6 +19,10 @@ def validation_failed(prepared: Prepared) -> bool:
 def inputs_summary(prepared: Prepared, language: Language) -> pd.DataFrame:
     """What came in: counts of communes, pilots, waves, ballots, districts."""
     meta = prepared.meta
+
+    def period(index: float) -> str:
+        return period_label(index, meta.get("source", ""), language)
+
     rows = [
         ("dq.n_communes", format_number(meta["n_communes"], language, 0)),
         ("dq.n_pilot", format_number(meta["n_pilot"], language, 0)),
@@ -36,12 +33,13 @@ def inputs_summary(prepared: Prepared, language: Language) -> pd.DataFrame:
         ("dq.n_waves", format_number(meta["n_waves"], language, 0)),
         (
             "dq.first_last_wave",
-            f"{period_label(prepared, prepared.panel['wave_index'].min())} – {period_label(prepared, prepared.panel['wave_index'].max())}",
+            f"{period(prepared.panel['wave_index'].min())} – "
+            f"{period(prepared.panel['wave_index'].max())}",
         ),
-        ("dq.pilot_wave", period_label(prepared, meta["pilot_wave"])),
+        ("dq.pilot_wave", period(meta["pilot_wave"])),
         (
             "dq.window",
-            f"{period_label(prepared, meta['window_start'])} – {period_label(prepared, meta['window_end'])}",
+            f"{period(meta['window_start'])} – {period(meta['window_end'])}",
         ),
     ]
     if prepared.has_ballots:
@@ -123,7 +121,8 @@ def coverage_figure(prepared: Prepared, language: Language) -> Figure:
         va="top",
         fontsize=11,
     )
-    ax.set_xticks(x, [period_label(prepared, w) for w in x], rotation=45, ha="right")
+    source = prepared.meta.get("source", "")
+    ax.set_xticks(x, [period_label(w, source, language) for w in x], rotation=45, ha="right")
     ax.set_ylabel(t("dq.coverage_axis", language))
     ax.set_title(t("dq.coverage_title", language))
     ax.legend(loc="lower left")

@@ -41,7 +41,7 @@ from evaluation.estimators.staggered import GroupTimeResult, aggregate, group_ti
 from evaluation.estimators.sun_abraham import sun_abraham
 from evaluation.estimators.twfe import twfe
 from evaluation.i18n import Language, format_number, format_p_value, t
-from evaluation.measures import wave_label
+from evaluation.measures import period_label as measures_period_label
 from evaluation.prepare import Prepared
 from evaluation.report.effects import BALLOT_LEVEL, covariate_label, format_effect, outcome_label
 from evaluation.report.figures_rollout import group_time_figure
@@ -296,11 +296,11 @@ def rollout_design(prepared: Prepared, params: Params, outcome: str | None = Non
     )
 
 
-def period_label(value: float | int, design: RolloutDesign) -> str:
-    """A wave as readers know it: ``2019Q4`` for quarterly waves, the period itself otherwise."""
-    if design.source == "panel":
-        return str(int(value))
-    return wave_label(int(value))
+def period_label(
+    value: float | int, design: RolloutDesign, language: Language | None = None
+) -> str:
+    """A wave as readers know it (:func:`evaluation.measures.period_label` for this design)."""
+    return measures_period_label(value, design.source, language)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -564,15 +564,16 @@ def household_check(
 # ---------------------------------------------------------------------------------------------
 
 
-def term_label(term: str, design: RolloutDesign) -> str:
-    """``g=199`` / ``t=199`` -> ``2019Q4``; ``e+2`` -> ``+2``; ``ATT`` unchanged."""
+def term_label(term: str, design: RolloutDesign, language: Language | None = None) -> str:
+    """``g=199`` / ``t=199`` -> ``2019Q4`` (``Q4/2019`` in Vietnamese); ``e+2`` -> ``+2``;
+    ``ATT`` unchanged."""
     match = _TERM.match(str(term))
     if match is None:
         return str(term)
     if match["kind"] == "e":
         value = int(match["value"]) * (-1 if match["sign"] == "-" else 1)
         return f"{value:+d}".replace("-", "−")
-    return period_label(int(match["value"]), design)
+    return period_label(int(match["value"]), design, language)
 
 
 def group_time_chart(cs: CallawaySantAnna, design: RolloutDesign, language: Language) -> Figure:
@@ -585,10 +586,11 @@ def group_time_chart(cs: CallawaySantAnna, design: RolloutDesign, language: Lang
     axes = [ax for ax in fig.axes if ax.get_title()]
     for i, (ax, g) in enumerate(zip(axes, groups, strict=False)):
         ax.set_title(
-            t("rollout.group_time.cohort", language, group=period_label(g, design)), fontsize=12
+            t("rollout.group_time.cohort", language, group=period_label(g, design, language)),
+            fontsize=12,
         )
         ax.set_xticks(times[::step])
-        ax.set_xticklabels([period_label(v, design) for v in times[::step]])
+        ax.set_xticklabels([period_label(v, design, language) for v in times[::step]])
         ax.tick_params(axis="x", labelbottom=i == len(axes) - 1)
     return fig
 
@@ -651,7 +653,7 @@ def event_time_table(
     outcome = cs_dynamic.outcome
     rows = []
     for name in terms:
-        row = {t("rollout_page.col_event", language): term_label(name, design)}
+        row = {t("rollout_page.col_event", language): term_label(name, design, language)}
         for est, key in ((cs_dynamic, "cs"), (sun_ab, "sa")):
             if name in est.terms.index and np.isfinite(est.terms.loc[name, "estimate"]):
                 effect, ci = _effect_ci(outcome, est.terms.loc[name], language)
@@ -672,7 +674,7 @@ def terms_table(
         effect, ci = _effect_ci(estimate.outcome, row, language)
         rows.append(
             {
-                t("rollout_page.col_wave", language): term_label(str(name), design),
+                t("rollout_page.col_wave", language): term_label(str(name), design, language),
                 t("rollout_page.col_effect", language): effect,
                 t("rollout_page.col_ci", language): ci,
                 t("rollout_page.col_p", language): format_p_value(row["p_value"], language),
@@ -772,7 +774,7 @@ def cohort_table(
         same, same_ci = _effect_ci(outcome, exposure.terms.loc[name], language)
         rows.append(
             {
-                t("rollout_page.col_cohort", language): period_label(g, design)
+                t("rollout_page.col_cohort", language): period_label(g, design, language)
                 + (f" ({t('rollout_page.pilot', language)})" if g == design.cohorts[0] else ""),
                 t("rollout_page.col_units", language): format_number(n, language, 0),
                 t("rollout_page.col_waves_since", language): format_number(
@@ -844,7 +846,7 @@ def cohort_reading(exposure: EffectEstimate, design: RolloutDesign, language: La
             t(
                 "rollout_page.cohort_item",
                 language,
-                wave=term_label(name, design),
+                wave=term_label(name, design, language),
                 effect=effect,
                 ci=ci,
             )
@@ -858,7 +860,7 @@ def design_reading(design: RolloutDesign, language: Language) -> str:
         t(
             "rollout_page.cohort_count",
             language,
-            wave=period_label(g, design),
+            wave=period_label(g, design, language),
             n=format_number(n, language, 0),
         )
         for g, n in zip(design.cohorts, design.units_by_cohort, strict=True)
@@ -868,8 +870,8 @@ def design_reading(design: RolloutDesign, language: Language) -> str:
         language,
         cohorts=cohorts or "–",
         never=format_number(design.n_never, language, 0),
-        first=period_label(design.first_period, design),
-        last=period_label(design.last_period, design),
+        first=period_label(design.first_period, design, language),
+        last=period_label(design.last_period, design, language),
     )
     if design.n_excluded:
         text += " " + t("rollout_page.design_excluded", language, n=design.n_excluded)

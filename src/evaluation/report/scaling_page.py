@@ -34,13 +34,13 @@ from evaluation.i18n import (
     format_vnd,
     t,
 )
+from evaluation.measures import period_label
 from evaluation.prepare import Prepared
 from evaluation.report.effects import format_effect, outcome_label
 from evaluation.report.where_it_works import (
     PREDICTION_COLUMNS,
     commune_predictions,
     moderator_label,
-    period_label,
     prediction_outcomes,
 )
 from evaluation.scaling.budget import RolloutPlan, gain_cost_curve, plan_rollout
@@ -711,7 +711,7 @@ def stepped_wedge_design(
     design.insert(
         design.columns.get_loc("start_period") + 1,
         "start_wave",
-        [period_label(prepared, w) for w in design["start_period"]],
+        [period_label(w, prepared.meta.get("source", "")) for w in design["start_period"]],
     )
     design["pool"] = label
     return design

@@ -34,7 +34,6 @@ from evaluation.i18n import Language, format_number, format_p_value, t
 from evaluation.inference.multiple_testing import holm
 from evaluation.inference.randomization import randomization_inference
 from evaluation.inference.trust import flag_subgroups
-from evaluation.measures import wave_label
 from evaluation.prepare import Prepared
 from evaluation.report.effects import (
     BALLOT_LEVEL,
@@ -75,13 +74,6 @@ PREDICTION_COLUMNS = [
 def _weights(outcome: str) -> str | None:
     # commune-wave means of ballot answers are weighted by ballots returned, as on page 03
     return "n_ballots" if outcome in BALLOT_LEVEL or outcome.startswith("factor_") else None
-
-
-def period_label(prepared: Prepared, index: int | float) -> str:
-    """A wave index as the reader knows it: a quarter for ballots, the period as given otherwise."""
-    if prepared.meta.get("source") == "panel":
-        return str(int(index))
-    return wave_label(index)
 
 
 def commune_moderators(prepared: Prepared) -> pd.DataFrame:
