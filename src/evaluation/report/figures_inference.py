@@ -179,5 +179,6 @@ def size_figure(
         t("inference.figure.size_x_label", language, alpha=format_number(alpha, language, 2))
     )
     ax.set_title(title or t("inference.figure.size_title", language))
-    ax.legend(handles=handles, loc="lower right", frameon=True)
+    # below the axes: inside, it covered the last method's rates
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
     return fig
