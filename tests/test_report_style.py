@@ -82,3 +82,25 @@ def test_reader_tables_left_align_words_and_right_align_numbers():
     html = table_styler(frame).to_html()
     assert html.count("text-align: left") >= 1 and "0,36" in html
     assert '<th class="blank' not in html  # the index is hidden
+
+
+def test_dose_response_of_a_share_reads_in_percent():
+    from evaluation.report.figures_scaling import dose_response_figure
+    from evaluation.report.style import close
+
+    dose = pd.DataFrame(
+        {
+            "moderator": ["baseline_pct_condolence_on_time"] * 3,
+            "moderator_median": [0.35, 0.385, 0.44],
+            "estimate": [0.44, 0.34, 0.28],
+            "conf_low": [0.3, 0.1, 0.0],
+            "conf_high": [0.6, 0.6, 0.6],
+            "inference_weak": [False, False, True],
+            "n_treated_communes": [5, 4, 3],
+        }
+    )
+    fig = dose_response_figure(dose, "thư chia buồn gửi kịp thời", language="vi")
+    fig.canvas.draw()
+    ticks = [tick.get_text() for tick in fig.axes[0].get_xticklabels()]
+    close(fig)
+    assert "40%" in ticks and not any("," in tick for tick in ticks)

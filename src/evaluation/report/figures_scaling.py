@@ -69,6 +69,8 @@ def dose_response_figure(
         text = f"n = {int(n)}" + (f" ({t('scaling.dose_response.weak', language)})" if w else "")
         ax.annotate(text, (xi, yi), xytext=(10, 8), textcoords="offset points", fontsize=12)
     ax.axhline(0, color=COMPARISON_COLOUR, lw=1.5, ls="--")
+    if "pct_" in str(d["moderator"].iloc[0]):  # a share: read as 36%, not 0,36
+        ax.xaxis.set_major_formatter(lambda v, _pos: format_percent(v, language, 0))
     ax.set_xlabel(t("scaling.dose_response.x_label", language, moderator=label))
     ax.set_ylabel(t("scaling.dose_response.y_label", language, outcome=outcome_label).strip())
     _title(ax, t(f"scaling.dose_response.{key}", language, moderator=label))
