@@ -63,7 +63,8 @@ def love_plot(
     ax.set_xlim(left=0)
     ax.set_xlabel(t("robustness.love.x_label", language))
     ax.set_title(t("robustness.love.title", language))
-    ax.legend(loc="lower right")
+    # below the axes: inside, it hid the points of the last covariates
+    fig.legend(loc="outside lower center", ncol=3, frameon=False)
     return fig
 
 
