@@ -145,6 +145,9 @@ def test_invalid_ballots_give_a_failed_run_with_the_problem_table(small_data, tm
     # The data-quality page still renders and lists the problem for the officer.
     page = (result.run_dir / "01_data_quality.html").read_text("utf-8")
     assert "access_location" in page
+    # ... in the page's language; the CSV and the terminal keep the English text
+    assert t("validation.likert_range.fix", "vi") in page
+    assert t("validation.likert_range.fix", "en") in problems
     assert t("banner.simulated", "vi") not in page
     _assert_every_folder_marked(out)
 

@@ -17,6 +17,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from evaluation.data.problems import PROBLEM_COLUMNS, empty_problems
+from evaluation.i18n import Language, t
 
 COMMUNE_TYPES = ("xa", "phuong", "thi_tran")
 CHANGE_KINDS = ("renamed_or_reclassified", "merged", "dissolved_absorbed_by_unknown_neighbour")
@@ -39,53 +40,34 @@ _PERIOD = re.compile(r"^(\d{4}Q[1-4]|\d{4}-\d{2})$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _BALLOT_TEXT = ("ballot_id", "commune_code", "household_id", "survey_date", "wave")
 
-#: Rule name -> (what the rule says, how to fix a breach). Shown in the problems table.
-RULES: dict[str, tuple[str, str]] = {
-    "column_in_dataframe": (
-        "required column is missing",
-        "add a column with exactly this name (see data/README.md)",
-    ),
-    "not_nullable": ("value is required", "fill in the empty cell"),
-    "multiple_fields_uniqueness": (
-        "only one row per commune and period (or commune and item) is allowed",
-        "merge or remove the duplicated rows",
-    ),
-    "field_uniqueness": (
-        "value must be unique",
-        "give each record its own id; remove duplicated rows",
-    ),
-    "code_digits": ("commune code must be digits only", "type the GSO code, e.g. 13285"),
-    "known_commune_code": (
-        "commune code is not on any commune map in the registry",
-        "check the code against data/reference (GSO list); add the unit to the registry if it is missing",
-    ),
-    "date_format": (
-        "date must be dd/mm/yyyy or yyyy-mm-dd",
-        "write the date as 25/10/2019 or 2019-10-25",
-    ),
-    "wave_format": (
-        "wave must be a quarter like 2019Q4",
-        "write the year, Q and the quarter number",
-    ),
-    "period_format": (
-        "period must be a quarter (2019Q4) or a month (2019-10)",
-        "write the year, Q and the quarter, or year-month",
-    ),
-    "likert_range": (
-        "answer must be an integer from the Likert scale or a no-opinion code",
-        "use 1-5 (or the no-opinion code set in params ballot.no_opinion_codes)",
-    ),
-    "nonnegative_number": ("value must be a number >= 0", "write a plain number without units"),
-    "positive_number": ("value must be a number > 0", "write a plain number greater than zero"),
-    "allowed_values": (
-        "value is not one of the allowed values",
-        "use one of the values in data/README.md",
-    ),
-    "date_or_wave": (
-        "each ballot needs a survey_date or a wave",
-        "fill in survey_date (dd/mm/yyyy) or wave (2019Q4)",
-    ),
-}
+#: Rules of the data contract. What each says and how to fix a breach are in
+#: ``messages/<language>/validation.yaml``; problem tables carry the English text (terminal,
+#: ``data_problems.csv``) and page 01 shows it in the run's language.
+RULE_NAMES = (
+    "column_in_dataframe",
+    "not_nullable",
+    "multiple_fields_uniqueness",
+    "field_uniqueness",
+    "code_digits",
+    "known_commune_code",
+    "date_format",
+    "wave_format",
+    "period_format",
+    "likert_range",
+    "nonnegative_number",
+    "positive_number",
+    "allowed_values",
+    "date_or_wave",
+)
+
+
+def rule_text(name: str, language: Language = "en") -> tuple[str, str]:
+    """(what the rule says, how to fix a breach) in ``language``."""
+    return t(f"validation.{name}.rule", language), t(f"validation.{name}.fix", language)
+
+
+#: Rule name -> (what the rule says, how to fix a breach), in English.
+RULES: dict[str, tuple[str, str]] = {name: rule_text(name) for name in RULE_NAMES}
 
 
 def parse_date(text: object) -> pd.Timestamp | None:

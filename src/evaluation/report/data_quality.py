@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from evaluation.data.schemas import RULE_NAMES, rule_text
 from evaluation.i18n import Language, format_number, format_percent, t
 from evaluation.measures import period_label
 from evaluation.prepare import Prepared
@@ -53,12 +54,23 @@ def inputs_summary(prepared: Prepared, language: Language) -> pd.DataFrame:
 
 
 def problems_table(prepared: Prepared, language: Language) -> pd.DataFrame:
-    """Validation problems with translated headers (empty when the data passed)."""
+    """Validation problems in the page's language (empty when the data passed).
+
+    The problem table is written in English (terminal, ``data_problems.csv``); each known rule
+    and its fix are shown here in the run's language.
+    """
+    words = {}
+    for name in RULE_NAMES:
+        english, local = rule_text(name, "en"), rule_text(name, language)
+        words.update(dict(zip(english, local, strict=True)))
+    frame = prepared.problems.copy()
+    for column in ("rule", "how_to_fix"):
+        frame[column] = frame[column].map(lambda text: words.get(text, text))
     headers = {
         c: t(f"dq.problem_{c}", language)
         for c in ("file", "row", "column", "value", "rule", "how_to_fix")
     }
-    return prepared.problems.rename(columns=headers)
+    return frame.rename(columns=headers)
 
 
 def coverage_table(prepared: Prepared) -> pd.DataFrame:
