@@ -196,12 +196,7 @@ def reading(prepared: Prepared, language: Language) -> str:
     return t(
         "dq.reading",
         language,
-        ballots=format_number(prepared.meta["n_ballots"], language, 0),
-        communes=prepared.meta["n_communes"],
-        pilots=prepared.meta["n_pilot"],
-        coverage=format_percent(
-            panel["coverage"].mean() if "coverage" in panel else float("nan"), language
-        ),
+        **_counts(prepared, language),
         low_cells=format_number(len(low), language, 0),
         dropped=format_number(n_dropped, language, 0),
     )
@@ -209,17 +204,20 @@ def reading(prepared: Prepared, language: Language) -> str:
 
 def finding(prepared: Prepared, language: Language) -> str:
     """The page's one-line finding for the run's index."""
+    return t("dq.finding", language, **_counts(prepared, language))
+
+
+def _counts(prepared: Prepared, language: Language) -> dict[str, str | int]:
+    """Ballots, communes, pilots and mean coverage, as the reading and the finding say them."""
     panel = prepared.panel
-    return t(
-        "dq.finding",
-        language,
-        ballots=format_number(prepared.meta["n_ballots"], language, 0),
-        communes=prepared.meta["n_communes"],
-        pilots=prepared.meta["n_pilot"],
-        coverage=format_percent(
+    return {
+        "ballots": format_number(prepared.meta["n_ballots"], language, 0),
+        "communes": prepared.meta["n_communes"],
+        "pilots": prepared.meta["n_pilot"],
+        "coverage": format_percent(
             panel["coverage"].mean() if "coverage" in panel else float("nan"), language
         ),
-    )
+    }
 
 
 def reliability_table(prepared: Prepared, language: Language) -> pd.DataFrame:

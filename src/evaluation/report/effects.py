@@ -28,6 +28,7 @@ PERCENT_OUTCOMES = (
     "coverage",
     "pct_dossiers_on_time",
     "pct_condolence_on_time",
+    "respondent_female",  # a placebo outcome on page 04
 )
 #: Scores on the 1-5 ballot scale (with ``factor_*``): effects are in points.
 SCORE_OUTCOMES = ("satisfaction_index", "model_index")

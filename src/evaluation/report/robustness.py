@@ -98,19 +98,6 @@ def outcome_name(outcome: str, language: Language) -> str:
     return outcome
 
 
-#: Shares among the placebo outcomes, shown in percentage points like the effects page's shares.
-_EXTRA_SHARES = frozenset({"respondent_female"})
-
-
-def effect_text(outcome: str, value: float, language: Language) -> str:
-    """An effect in the outcome's unit (percentage points for shares, points for scores)."""
-    if outcome in _EXTRA_SHARES:
-        return fx.format_effect(
-            "pct_satisfied", value, language
-        )  # a share, like the effects page's
-    return fx.format_effect(outcome, value, language)
-
-
 def p_text(p: float, language: Language) -> str:
     """``= 0,023`` or ``< 0,001``, to follow a ``p`` (no sentence reads ``p = < 0,001``)."""
     text = format_p_value(p, language)
@@ -212,7 +199,7 @@ def pretrend_table(study: EffectEstimate, language: Language) -> pd.DataFrame:
         rows.append(
             {
                 t("robustness_page.col_quarter", language): format_number(e, language, 0),
-                t("robustness_page.col_estimate", language): effect_text(
+                t("robustness_page.col_estimate", language): fx.format_effect(
                     study.outcome, r["estimate"], language
                 ),
                 t("robustness_page.col_ci", language): _ci_text(
@@ -573,9 +560,9 @@ def functional_form_reading(forms: list[tuple[EffectEstimate, float]], language:
     return t(
         key,
         language,
-        score=effect_text(a.outcome, a.estimate, language),
+        score=fx.format_effect(a.outcome, a.estimate, language),
         score_p=p_text(a.p_value, language),
-        share=effect_text(b.outcome, b.estimate, language),
+        share=fx.format_effect(b.outcome, b.estimate, language),
         share_p=p_text(b.p_value, language),
         score_trend=p_text(pa, language),
         share_trend=p_text(pb, language),
@@ -689,7 +676,7 @@ def multiple_outcomes_display(frame: pd.DataFrame, language: Language) -> pd.Dat
                 outcome_name(o, language) for o in frame["outcome"]
             ],
             t("robustness_page.col_estimate", language): [
-                effect_text(o, v, language)
+                fx.format_effect(o, v, language)
                 for o, v in zip(frame["outcome"], frame["estimate"], strict=True)
             ],
             t("robustness_page.col_p", language): [
@@ -845,7 +832,9 @@ def specification_frame(
 
 
 def _ci_text(outcome: str, low: float, high: float, language: Language) -> str:
-    return f"{effect_text(outcome, low, language)} – {effect_text(outcome, high, language)}"
+    return (
+        f"{fx.format_effect(outcome, low, language)} – {fx.format_effect(outcome, high, language)}"
+    )
 
 
 def checks_display(rows: Sequence[tuple[str, EffectEstimate]], language: Language) -> pd.DataFrame:
@@ -857,7 +846,7 @@ def checks_display(rows: Sequence[tuple[str, EffectEstimate]], language: Languag
             {
                 t("robustness_page.col_check", language): label,
                 t("robustness_page.col_outcome", language): outcome_name(est.outcome, language),
-                t("robustness_page.col_estimate", language): effect_text(
+                t("robustness_page.col_estimate", language): fx.format_effect(
                     est.outcome, est.estimate, language
                 ),
                 t("robustness_page.col_ci", language): _ci_text(est.outcome, low, high, language),
@@ -897,10 +886,10 @@ def sensitivity_reading(sensitivity: Sensitivity, outcome: str, language: Langua
     return t(
         key,
         language,
-        theta=effect_text(outcome, sensitivity.theta, language),
+        theta=fx.format_effect(outcome, sensitivity.theta, language),
         mbar=_bound_text(rm, language, 2),
         m=(
-            effect_text(outcome, sensitivity.breakdown_sd, language)
+            fx.format_effect(outcome, sensitivity.breakdown_sd, language)
             if math.isfinite(sensitivity.breakdown_sd)
             else "∞"
         ),
@@ -917,7 +906,7 @@ def placebo_reading(placebo: EffectEstimate, language: Language) -> str:
         key,
         language,
         shift=int(placebo.diagnostics.get("fake_shift", FAKE_SHIFT)),
-        effect=effect_text(placebo.outcome, placebo.estimate, language),
+        effect=fx.format_effect(placebo.outcome, placebo.estimate, language),
         p=p_text(placebo.p_value, language),
     )
 
@@ -931,7 +920,7 @@ def placebo_outcome_reading(estimates: Sequence[EffectEstimate], language: Langu
             "robustness_page.placebo_outcome_item",
             language,
             outcome=outcome_name(e.outcome, language),
-            effect=effect_text(e.outcome, e.estimate, language),
+            effect=fx.format_effect(e.outcome, e.estimate, language),
             p=p_text(e.p_value, language),
         )
         for e in estimates
@@ -951,9 +940,9 @@ def districts_reading(
         "robustness_page.districts_stable" if all_clear else "robustness_page.districts_fragile",
         language,
         n=len(districts),
-        low=effect_text(base.outcome, min(values), language),
-        high=effect_text(base.outcome, max(values), language),
-        base=effect_text(base.outcome, base.estimate, language),
+        low=fx.format_effect(base.outcome, min(values), language),
+        high=fx.format_effect(base.outcome, max(values), language),
+        base=fx.format_effect(base.outcome, base.estimate, language),
     )
 
 
@@ -966,8 +955,8 @@ def map_reading(
         "robustness_page.map_result",
         language,
         n=n_touched,
-        effect=effect_text(base.outcome, unchanged.estimate, language),
-        base=effect_text(base.outcome, base.estimate, language),
+        effect=fx.format_effect(base.outcome, unchanged.estimate, language),
+        base=fx.format_effect(base.outcome, base.estimate, language),
         p=p_text(unchanged.p_value, language),
     )
 
@@ -991,8 +980,8 @@ def specification_reading(spec: pd.DataFrame, outcome: str, language: Language) 
         "robustness_page.spec_result",
         language,
         n=len(spec),
-        low=effect_text(outcome, float(spec["estimate"].min()), language),
-        high=effect_text(outcome, float(spec["estimate"].max()), language),
+        low=fx.format_effect(outcome, float(spec["estimate"].min()), language),
+        high=fx.format_effect(outcome, float(spec["estimate"].max()), language),
         clear=clear,
         same_sign=same_sign,
     )
@@ -1040,7 +1029,7 @@ def final_reading(checks: Checks, language: Language) -> str:
             f"robustness_page.final_{verdict_key(checks)}",
             language,
             outcome=fx.outcome_label(outcome, language),
-            effect=effect_text(outcome, checks.base.estimate, language),
+            effect=fx.format_effect(outcome, checks.base.estimate, language),
         ),
         pretrend_reading(checks.study, language),
         sensitivity_reading(checks.sensitivity, outcome, language),
@@ -1056,8 +1045,8 @@ def finding(checks: Checks, language: Language) -> str:
         f"robustness_page.finding_{verdict_key(checks)}",
         language,
         n=len(spec),
-        low=effect_text(checks.base.outcome, float(spec["estimate"].min()), language),
-        high=effect_text(checks.base.outcome, float(spec["estimate"].max()), language),
+        low=fx.format_effect(checks.base.outcome, float(spec["estimate"].min()), language),
+        high=fx.format_effect(checks.base.outcome, float(spec["estimate"].max()), language),
         mbar=_bound_text(checks.sensitivity.breakdown_rm, language, 2),
     )
 
