@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import re
 import subprocess
 import sys
@@ -53,10 +55,27 @@ def test_validate_missing_params_file_exits_2(tmp_path, capsys):
 
 
 def test_validate_valid_data_exits_0(small_data, capsys):
-    assert main(["validate", str(small_data.params_file())]) == 0
+    assert main(["validate", str(small_data.params_file(language="en"))]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("valid: ")
-    assert "'n_pilot': 3" in out
+    assert out.startswith("The data passed every check.\n")
+    assert "3 pilot communes at the first start" in out
+    assert "the first start is 2019Q4" in out
+    digest = hashlib.sha256(small_data.ballots.read_bytes()).hexdigest()
+    assert f"{small_data.ballots}  sha256 {digest}" in out
+
+
+def test_validate_speaks_the_run_language(small_data, capsys):
+    assert main(["validate", str(small_data.params_file(language="vi"))]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Dữ liệu đã qua mọi bước kiểm tra.\n")
+    assert "đợt bắt đầu đầu tiên là Q4/2019" in out
+
+
+def test_validate_refuses_an_outcome_the_data_lack(small_data, capsys):
+    params = small_data.params_file(analysis={"outcomes": ["satisfaction_indx"]})
+    assert main(["validate", str(params)]) == 1
+    err = capsys.readouterr().err
+    assert "analysis.outcomes" in err and "did you mean 'satisfaction_index'?" in err
 
 
 def test_validate_lists_every_problem_and_exits_1(small_data, capsys):

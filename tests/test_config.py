@@ -118,9 +118,19 @@ def _leaves(tree: dict):
 
 def test_missing_required_section_is_named():
     tree = read_params_tree(DEFAULT_PARAMS)
-    del tree["ballot"]
-    with pytest.raises(ParamsError, match=r"key 'ballot' is required but missing"):
+    del tree["data"]
+    with pytest.raises(ParamsError, match=r"key 'data' is required but missing"):
         params_from_tree(tree, "mine.yaml")
+
+
+def test_ballots_without_items_say_which_key_to_fill():
+    tree = read_params_tree(DEFAULT_PARAMS)
+    del tree["ballot"]
+    with pytest.raises(ParamsError) as caught:
+        params_from_tree(tree, "mine.yaml")
+    assert str(caught.value) == (
+        "mine.yaml: data.source 'demo' reads ballots: list their items in ballot.factors"
+    )
 
 
 def test_missing_input_file_names_the_key(tmp_path):

@@ -87,7 +87,7 @@ def test_window_and_in_window(prepared, small_data):
 
 
 def test_window_must_span_the_pilot_start(small_data):
-    with pytest.raises(ValueError, match="do not span the pilot start: widen the window"):
+    with pytest.raises(ValueError, match="do not span the start 2019Q4: widen the window"):
         prepare_inputs(small_data.params(analysis={"window_start": "2019Q4"}))
 
 
@@ -274,7 +274,11 @@ def test_generic_panel_names_missing_columns(tmp_path):
         "first_treated": "first_year",
     }
     params = load_params(DEFAULT_PARAMS, {"data": {"source": "panel", "panel": spec}})
-    with pytest.raises(
-        ValueError, match=r"columns \['first_year'\] named in data\.panel are not in the file"
-    ):
+    with pytest.raises(DataValidationError) as caught:
         prepare_inputs(params)
+    row = caught.value.problems.iloc[0]
+    assert (row["column"], row["rule"]) == (
+        "first_year",
+        "column named in data.panel.first_treated is not in the file",
+    )
+    assert "district, year, score" in row["how_to_fix"]

@@ -436,6 +436,14 @@ def test_problem_frame_and_format():
     assert "... and 55 more problems" in text
 
 
+def test_problem_table_wraps_long_cells_instead_of_cutting_them():
+    fix = "write every period in one form: a whole number such as 2007 or a quarter such as 2019Q4"
+    text = format_problems(problem_frame("panel.csv", [7], "year", ["2019 Q5"], "rule", fix))
+    fix_column = [line.split(" | ")[-1].strip() for line in text.splitlines()[2:]]
+    assert " ".join(part for part in fix_column if part) == fix
+    assert max(len(part) for part in fix_column) <= 40
+
+
 def test_codebook_examples_pass_the_contract(tmp_path, known):
     """Every example row in data/README.md is valid under the rules it documents."""
     text = (PROJECT_ROOT / "data" / "README.md").read_text("utf-8")

@@ -52,20 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             result = run(args.params, out=args.out, notebooks=args.only, on_error=on_error)
             return 0 if result.ok else 1
         if args.command == "validate":
-            from evaluation.data.problems import DataValidationError
-            from evaluation.prepare import prepare_inputs, resolve_demo_paths
-
-            params = resolve_demo_paths(load_params(args.params), PROJECT_ROOT / "data" / "demo")
-            try:
-                prepared = prepare_inputs(params)
-            except DataValidationError as err:
-                print(err, file=sys.stderr)
-                return 1
-            except ValueError as err:  # unreadable file, harmonisation or window error
-                print(f"error: {err}", file=sys.stderr)
-                return 1
-            print(f"valid: {prepared.meta}")
-            return 0
+            return _validate(args.params)
         if args.command == "demo":
             from evaluation.demo import ensure_demo
 
@@ -76,6 +63,42 @@ def main(argv: list[str] | None = None) -> int:
         print(f"parameter error:\n{err}", file=sys.stderr)
         return 2
     return 2
+
+
+def _validate(params_file: Path) -> int:
+    """Check the inputs and the design as ``run`` would; print a summary or every problem."""
+    from evaluation.analysis import data_facts, skipped_sections
+    from evaluation.analysis.checks import check_design
+    from evaluation.data.problems import DataValidationError
+    from evaluation.prepare import prepare_inputs, resolve_demo_paths
+    from evaluation.report.validation_summary import validation_summary
+
+    params = resolve_demo_paths(load_params(params_file), PROJECT_ROOT / "data" / "demo")
+    try:
+        prepared = prepare_inputs(params)
+        check_design(prepared, params)
+    except DataValidationError as err:
+        print(err, file=sys.stderr)
+        return 1
+    except ValueError as err:  # unreadable file, harmonisation or window error
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    files = params.input_files()
+    files += [
+        p
+        for p in (params.data.rollout, params.data.ballots, params.data.admin, params.data.costs)
+        if p and p not in files
+    ]
+    print(
+        validation_summary(
+            params,
+            prepared,
+            data_facts(prepared, params),
+            skipped_sections(prepared, params),
+            files,
+        )
+    )
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

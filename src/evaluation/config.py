@@ -7,6 +7,7 @@ keys, wrong types and missing files are errors that name the key and suggest the
 from __future__ import annotations
 
 import difflib
+import os
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -54,6 +55,12 @@ class PanelColumns(_Strict):
     weights: str | None = None
     covariates: list[str] = []
     strata: str | None = None
+    #: What one unit is called on the pages, by language (``{vi: "huyện", en: "district"}``);
+    #: empty = "unit" / "đơn vị".
+    unit_label: dict[str, str] = {}
+    #: How the period column is read: ``as_given`` (integers, e.g. years), or labels of a
+    #: ``year``, ``quarter`` (``2019Q4``, ``2019 Q4``, ``Q4/2019``) or ``month`` (``2019-10``).
+    frequency: Literal["as_given", "year", "quarter", "month"] = "as_given"
 
     @model_validator(mode="after")
     def _one_treatment_column(self) -> PanelColumns:
@@ -65,7 +72,7 @@ class PanelColumns(_Strict):
 class DataParams(_Strict):
     source: Literal["demo", "files", "panel"] = "demo"
     simulated: bool = False
-    registry: RegistryParams
+    registry: RegistryParams | None = None
     rollout: Path | None = None
     ballots: Path | None = None
     admin: Path | None = None
@@ -74,6 +81,8 @@ class DataParams(_Strict):
 
     @model_validator(mode="after")
     def _files_for_source(self) -> DataParams:
+        if self.source in ("demo", "files") and self.registry is None:
+            raise ValueError(f"source '{self.source}' needs data.registry (the commune maps)")
         if self.source == "files" and (self.rollout is None or self.ballots is None):
             raise ValueError("source 'files' needs data.rollout and data.ballots")
         if self.source == "panel" and self.panel is None:
@@ -93,6 +102,37 @@ class DemoParams(_Strict):
     ballots_max: int = Field(60, ge=1)
     effect_latent: float = 0.35
     nonresponse_strength: float = Field(0.6, ge=0)
+
+    @model_validator(mode="after")
+    def _waves_in_order(self) -> DemoParams:
+        import pandas as pd  # config stays light to import; only this check needs pandas
+
+        def quarter(key: str, value: str) -> Any:
+            try:
+                return pd.Period(str(value), "Q")
+            except (ValueError, TypeError):
+                raise ValueError(
+                    f"demo.{key}: {value!r} is not a quarter; write it like 2019Q4"
+                ) from None
+
+        first, last = quarter("first_wave", self.first_wave), quarter("last_wave", self.last_wave)
+        start = pd.Period(self.pilot_start, "Q")
+        if not first < start <= last:
+            raise ValueError(
+                f"demo: pilot_start {self.pilot_start} must fall after first_wave {first} and "
+                f"no later than last_wave {last}, so there are ballots before and after it"
+            )
+        for wave in self.rollout_waves:
+            if not start < quarter("rollout_waves", wave) <= last:
+                raise ValueError(
+                    f"demo.rollout_waves: {wave} must lie after the pilot start ({start}) and no "
+                    f"later than last_wave ({last}); use [] for no later adoption"
+                )
+        if self.ballots_min > self.ballots_max:
+            raise ValueError(
+                f"demo: ballots_min ({self.ballots_min}) is above ballots_max ({self.ballots_max})"
+            )
+        return self
 
 
 class HarmoniseParams(_Strict):
@@ -115,7 +155,7 @@ class BallotParams(_Strict):
     no_opinion_codes: list[int] = [0, 9]
     satisfied_from: int = 4
     dissatisfied_to: int = 2
-    factors: dict[str, list[str]]
+    factors: dict[str, list[str]] = {}
     model_items: list[str] = []
     item_labels: dict[str, dict[str, str]] = {}
 
@@ -137,6 +177,14 @@ class BallotParams(_Strict):
         ]
 
 
+class StaggeredParams(_Strict):
+    """Options of the rollout (staggered adoption) estimators on page 07."""
+
+    control_group: Literal["never_treated", "not_yet_treated"] = "not_yet_treated"
+    base_period: Literal["varying", "universal"] = "universal"
+    method: Literal["dr", "ipw", "reg"] = "dr"
+
+
 class AnalysisParams(_Strict):
     window_start: str | None = None
     window_end: str | None = "before_next_rollout"
@@ -153,6 +201,13 @@ class AnalysisParams(_Strict):
     trim_rule: Literal["crump", "fixed"] = "crump"
     trim_bounds: tuple[float, float] = (0.05, 0.95)
     baseline_covariates: list[str] = ["urban", "one_stop_staff_per_1000", "baseline_index"]
+    staggered: StaggeredParams = StaggeredParams()
+
+    @field_validator("window_start", "window_end", mode="before")
+    @classmethod
+    def _period_as_text(cls, value: Any) -> Any:
+        # YAML reads 2007 as an int and 2019Q4 as text; both are periods in the data's own format.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class InferenceParams(_Strict):
@@ -190,11 +245,19 @@ class Params(_Strict):
     data: DataParams
     demo: DemoParams = DemoParams()
     harmonise: HarmoniseParams = HarmoniseParams()
-    ballot: BallotParams
+    ballot: BallotParams = BallotParams()
     analysis: AnalysisParams = AnalysisParams()
     inference: InferenceParams = InferenceParams()
     scaling: ScalingParams = ScalingParams()
     report: ReportParams = ReportParams()
+
+    @model_validator(mode="after")
+    def _ballot_items_for_ballots(self) -> Params:
+        if self.data.source in ("demo", "files") and not self.ballot.factors:
+            raise ValueError(
+                f"data.source '{self.data.source}' reads ballots: list their items in ballot.factors"
+            )
+        return self
 
     @property
     def simulated(self) -> bool:
@@ -204,8 +267,10 @@ class Params(_Strict):
     def input_files(self) -> list[Path]:
         """Every input file the run reads (for the manifest's hashes)."""
         d = self.data
-        files = [m.path for m in d.registry.maps]
-        files += [p for p in (d.registry.changes, d.rollout, d.ballots, d.admin, d.costs) if p]
+        files = [m.path for m in d.registry.maps] if d.registry else []
+        if d.registry and d.registry.changes:
+            files.append(d.registry.changes)
+        files += [p for p in (d.rollout, d.ballots, d.admin, d.costs) if p]
         if d.panel is not None:
             files.append(d.panel.path)
         return files
@@ -236,11 +301,41 @@ def read_params_tree(path: str | Path) -> dict:
         raise ParamsError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(tree, dict):
         raise ParamsError(f"{path}: expected a mapping of keys to values at the top level")
+    _absolutise_paths(tree, path.resolve().parent)
     base = tree.pop("extends", None)
     if base is not None:
-        base_path = (path.parent / base).resolve()
+        base_path = (path.parent / str(base)).resolve()
+        if not base_path.is_file() and (PROJECT_ROOT / "params" / Path(str(base)).name).is_file():
+            # a scenario copied out of params/scenarios/ still finds the project's base file
+            base_path = PROJECT_ROOT / "params" / Path(str(base)).name
         tree = _deep_merge(read_params_tree(base_path), tree)
     return tree
+
+
+def _absolutise_paths(tree: dict, folder: Path) -> None:
+    """Make the relative file paths of one params file absolute, read from that file's folder."""
+    data = tree.get("data")
+    if not isinstance(data, dict):
+        return
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            return os.path.normpath(folder / value)
+        return value
+
+    for key in ("rollout", "ballots", "admin", "costs"):
+        if key in data:
+            data[key] = fix(data[key])
+    registry = data.get("registry")
+    if isinstance(registry, dict):
+        if "changes" in registry:
+            registry["changes"] = fix(registry["changes"])
+        for entry in registry.get("maps") or []:
+            if isinstance(entry, dict) and "path" in entry:
+                entry["path"] = fix(entry["path"])
+    panel = data.get("panel")
+    if isinstance(panel, dict) and "path" in panel:
+        panel["path"] = fix(panel["path"])
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
@@ -279,11 +374,18 @@ def _describe(err: dict, source: Path) -> str:
         return f"{source}: unknown key '{key}'{hint}{valid_text}"
     if err["type"] == "missing":
         return f"{source}: key '{key}' is required but missing"
+    if err["type"] == "value_error":  # a rule across keys: its message names them
+        where = "" if not loc else f"key '{key}': "
+        return f"{source}: {where}{str(err['msg']).removeprefix('Value error, ')}"
     return f"{source}: key '{key}': {err['msg']} (got {err.get('input')!r})"
 
 
 def _resolve_paths(params: Params) -> Params:
-    """Read relative paths from the project root and check that every input file exists."""
+    """Check that every input file exists.
+
+    Paths written in a params file were made absolute from that file's folder when it was read;
+    a path still relative here came from ``overrides`` and is read from the project folder.
+    """
 
     def fix(p: Path | None) -> Path | None:
         if p is None:
@@ -291,9 +393,12 @@ def _resolve_paths(params: Params) -> Params:
         return p if p.is_absolute() else (PROJECT_ROOT / p)
 
     d = params.data
-    maps = [m.model_copy(update={"path": fix(m.path)}) for m in d.registry.maps]
-    registry = d.registry.model_copy(update={"maps": maps, "changes": fix(d.registry.changes)})
-    update: dict[str, Any] = {"registry": registry}
+    update: dict[str, Any] = {}
+    if d.registry is not None:
+        maps = [m.model_copy(update={"path": fix(m.path)}) for m in d.registry.maps]
+        update["registry"] = d.registry.model_copy(
+            update={"maps": maps, "changes": fix(d.registry.changes)}
+        )
     for name in ("rollout", "ballots", "admin", "costs"):
         update[name] = fix(getattr(d, name))
     if d.panel is not None:
@@ -308,8 +413,11 @@ def _resolve_paths(params: Params) -> Params:
 
 def _file_keys(params: Params) -> list[tuple[str, Path]]:
     d = params.data
-    keys = [(f"data.registry.maps.{i}.path", m.path) for i, m in enumerate(d.registry.maps)]
-    if d.registry.changes:
+    if d.registry is None:
+        keys = []
+    else:
+        keys = [(f"data.registry.maps.{i}.path", m.path) for i, m in enumerate(d.registry.maps)]
+    if d.registry is not None and d.registry.changes:
         keys.append(("data.registry.changes", d.registry.changes))
     if d.source == "files":
         for name in ("rollout", "ballots", "admin", "costs"):
@@ -327,7 +435,59 @@ def params_from_tree(tree: dict, source: str | Path = "<params>") -> Params:
     except ValidationError as err:
         lines = [_describe(e, Path(source)) for e in err.errors()]
         raise ParamsError("\n".join(lines)) from None
-    return _resolve_paths(params)
+    return _panel_outcomes(_resolve_paths(params), source)
+
+
+#: The Hà Nam defaults of ``analysis.headline_outcome`` / ``outcomes`` (ballot measures).
+_HANAM_HEADLINE = AnalysisParams().headline_outcome
+
+
+def _panel_outcomes(params: Params, source: str | Path) -> Params:
+    """A generic panel's outcomes: the headline defaults to its first outcome, and outcome
+    names it does not have are refused with the nearest valid one."""
+    spec = params.data.panel
+    if params.data.source != "panel" or spec is None:
+        return params
+    analysis = params.analysis
+    headline = analysis.headline_outcome
+    if headline not in spec.outcomes:
+        if headline != _HANAM_HEADLINE:
+            raise ParamsError(
+                _not_an_outcome(source, "analysis.headline_outcome", headline, spec.outcomes)
+            )
+        headline = spec.outcomes[0]
+    outcomes = [o for o in analysis.outcomes if o in spec.outcomes]
+    unknown = [o for o in analysis.outcomes if o not in spec.outcomes and not _hanam_outcome(o)]
+    if unknown:
+        raise ParamsError(_not_an_outcome(source, "analysis.outcomes", unknown[0], spec.outcomes))
+    outcomes = outcomes or list(spec.outcomes)
+    return params.model_copy(
+        update={
+            "analysis": analysis.model_copy(
+                update={"headline_outcome": headline, "outcomes": outcomes}
+            )
+        }
+    )
+
+
+def _hanam_outcome(name: str) -> bool:
+    """Outcomes the Hà Nam defaults list (ignored, not refused, on a generic panel)."""
+    return name in {
+        "satisfaction_index",
+        "pct_satisfied",
+        "pct_dissatisfied",
+        "coverage",
+        "model_index",
+    }
+
+
+def _not_an_outcome(source: str | Path, key: str, name: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return (
+        f"{source}: key '{key}': '{name}' is not one of data.panel.outcomes{hint} "
+        f"Outcomes of this panel: {', '.join(valid)}."
+    )
 
 
 def load_params(path: str | Path, overrides: dict | None = None) -> Params:

@@ -153,7 +153,7 @@ def simulate_rollout(
     others = [c for c in units_after["commune_code"] if c not in pilots]
     waves = [pd.Period(w, "Q").start_time.date().isoformat() for w in params.rollout_waves]
     for code in others:
-        if rng.random() < params.never_adopt_share:
+        if not waves or rng.random() < params.never_adopt_share:  # no later waves: never adopt
             rows.append((code, "", ""))
         else:
             rows.append((code, waves[rng.integers(len(waves))], _ROLLOUT_SOURCE))
@@ -388,7 +388,9 @@ def _truth(
     ]
     cells = pd.DataFrame(rows)
     pilot_cells = cells[cells["pilot"]]
-    rollout_start = min(pd.Period(w, "Q") for w in demo.rollout_waves)
+    rollout_start = min(
+        (pd.Period(w, "Q") for w in demo.rollout_waves), default=pd.Period(demo.last_wave, "Q") + 1
+    )
     in_window = pilot_cells[pilot_cells["wave"].map(lambda w: pd.Period(w, "Q") < rollout_start)]
 
     def avg(frame: pd.DataFrame, col: str) -> float:

@@ -14,10 +14,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from evaluation.config import PROJECT_ROOT, Params
+from evaluation.config import PROJECT_ROOT, PanelColumns, Params, ParamsError
 from evaluation.data.harmonise import harmonise
 from evaluation.data.io import read_table, write_table, write_text
-from evaluation.data.problems import DataValidationError, combine, empty_problems
+from evaluation.data.periods import (
+    ACCEPTED_FORMS,
+    PeriodFormat,
+    detect_format,
+    frequency_format,
+    parse_period,
+    parse_periods,
+    period_text,
+)
+from evaluation.data.problems import DataValidationError, combine, empty_problems, problem_frame
 from evaluation.data.registry import Registry, load_registry
 from evaluation.data.schemas import (
     admin_schema,
@@ -113,13 +122,31 @@ def resolve_demo_paths(params: Params, demo_root: Path) -> Params:
     return params.model_copy(update={"data": data})
 
 
+def _window_bound(value: str, key: str, period_format: PeriodFormat) -> int:
+    index = parse_period(value, period_format)
+    if index is None:
+        example = {"quarter": "2019Q4", "month": "2019-10", "integer": "2007"}[period_format]
+        raise ParamsError(
+            f"key '{key}': {value!r} is not a period of these data; write it as the data do "
+            f"(e.g. {example}), or null"
+        )
+    return index
+
+
 def _window(
-    waves: pd.Series, first_treated: pd.Series, pilot_wave: float, params: Params
+    waves: pd.Series,
+    first_treated: pd.Series,
+    pilot_wave: float,
+    params: Params,
+    period_format: PeriodFormat = "quarter",
 ) -> tuple[int, int]:
+    """The comparison window as period indexes, from ``analysis.window_start`` / ``window_end``
+    written in the data's own period format."""
+    start = params.analysis.window_start
     lo = (
         int(waves.min())
-        if params.analysis.window_start is None
-        else int(pd.Period(params.analysis.window_start, "Q").ordinal)
+        if start is None
+        else _window_bound(start, "analysis.window_start", period_format)
     )
     end = params.analysis.window_end
     if end is None:
@@ -128,11 +155,13 @@ def _window(
         later = first_treated[first_treated > pilot_wave]
         hi = int(later.min() - 1) if len(later) else int(waves.max())
     else:
-        hi = int(pd.Period(end, "Q").ordinal)
-    if hi <= pilot_wave or lo >= pilot_wave:
-        raise ValueError(
-            f"analysis.window_start/window_end give waves {lo}..{hi}, which do not span the pilot "
-            "start: widen the window so it has waves before and after the pilot began"
+        hi = _window_bound(end, "analysis.window_end", period_format)
+    if hi < pilot_wave or lo >= pilot_wave:
+        text = {i: period_text(i, period_format) for i in (lo, hi, int(pilot_wave))}
+        raise ParamsError(
+            f"analysis.window_start/window_end give periods {text[lo]} to {text[hi]}, which do not "
+            f"span the start {text[int(pilot_wave)]}: widen the window so it has periods before "
+            "the start and from the start on"
         )
     return lo, hi
 
@@ -264,80 +293,215 @@ def treatment_indicator(frame: pd.DataFrame) -> pd.Series:
     return started * frame["pilot_share"].astype(float).fillna(0.0)
 
 
+def _panel_problems(raw: pd.DataFrame, spec: PanelColumns, path: Path) -> list[pd.DataFrame]:
+    """Columns named in ``data.panel`` that the file lacks: one problem row each."""
+    named = [
+        ("unit", spec.unit),
+        ("period", spec.period),
+        *(("outcomes", o) for o in spec.outcomes),
+        (
+            "first_treated" if spec.first_treated else "treatment",
+            spec.first_treated or spec.treatment,
+        ),
+        ("cluster", spec.cluster),
+        ("weights", spec.weights),
+        ("strata", spec.strata),
+        *(("covariates", c) for c in spec.covariates),
+    ]
+    columns = ", ".join(map(str, raw.columns))
+    return [
+        problem_frame(
+            path,
+            ["header"],
+            name,
+            [""],
+            f"column named in data.panel.{key} is not in the file",
+            f"rename the column in the file or set data.panel.{key} to one of: {columns}",
+        )
+        for key, name in named
+        if name is not None and name not in raw
+    ]
+
+
+def _bad_cells(
+    path: Path, raw: pd.DataFrame, column: str, bad: pd.Series, rule: str, fix: str
+) -> pd.DataFrame | None:
+    if not bad.any():
+        return None
+    rows = raw.index[bad] + 2  # 1-based, after the header line, as a spreadsheet shows them
+    return problem_frame(path, rows, column, raw.loc[bad, column], rule, fix)
+
+
 def _prepare_panel(params: Params) -> Prepared:
-    """A generic panel: rename its columns to the package's names; no ballots, admin or costs."""
+    """A generic panel: rename its columns to the package's names; no ballots, admin or costs.
+
+    Periods may be whole numbers (years), quarters or months (``data.panel.frequency``, else
+    detected); every unreadable cell is a row of the problem table, never a bare error.
+    """
     spec = params.data.panel
     assert spec is not None
-    raw = read_table(spec.path).reset_index(drop=True)
-    missing = [
-        c
-        for c in [spec.unit, spec.period, *spec.outcomes, spec.first_treated or spec.treatment]
-        if c not in raw
+    path = Path(spec.path)
+    raw = read_table(path).reset_index(drop=True)
+    problems = _panel_problems(raw, spec, path)
+    if problems:
+        raise DataValidationError(combine(problems))
+    period_format = frequency_format(spec.frequency) or detect_format(raw[spec.period])
+    periods = parse_periods(raw[spec.period], period_format)
+    found = [
+        _bad_cells(
+            path,
+            raw,
+            spec.unit,
+            raw[spec.unit].isna(),
+            "every row needs its unit",
+            "fill in the unit or delete the row",
+        ),
+        _bad_cells(
+            path,
+            raw,
+            spec.period,
+            periods.isna(),
+            f"period not readable as {period_format}",
+            f"write every period in one form: {ACCEPTED_FORMS}",
+        ),
     ]
-    if missing:
-        raise ValueError(
-            f"{spec.path}: columns {missing} named in data.panel are not in the file; columns are {list(raw.columns)}"
+    numeric = {
+        c: pd.to_numeric(raw[c], errors="coerce") for c in [*spec.outcomes, *spec.covariates]
+    }
+    for col, values in numeric.items():
+        found.append(
+            _bad_cells(
+                path,
+                raw,
+                col,
+                values.isna() & raw[col].notna(),
+                "a number is expected",
+                "write numbers with a dot as the decimal mark and no thousands separator; leave "
+                "missing values empty",
+            )
         )
+    timing_col = spec.first_treated or spec.treatment
+    timing = (
+        parse_periods(raw[timing_col], period_format)
+        if spec.first_treated and period_format != "integer"
+        else pd.to_numeric(raw[timing_col], errors="coerce")
+    )
+    found.append(
+        _bad_cells(
+            path,
+            raw,
+            timing_col,
+            timing.isna() & raw[timing_col].notna(),
+            "a period (first treated) or 0/1 (treatment) is expected",
+            "write the first treated period like the period column (0 or empty = never treated), "
+            "or 0/1 in a treatment column",
+        )
+    )
+    if spec.weights:
+        weights = pd.to_numeric(raw[spec.weights], errors="coerce")
+        found.append(
+            _bad_cells(
+                path,
+                raw,
+                spec.weights,
+                ~(weights > 0),
+                "a positive weight is expected",
+                "give every row a weight above 0",
+            )
+        )
+    problems = combine(found)
+    if len(problems):
+        raise DataValidationError(problems)
+
     frame = pd.DataFrame({"commune_code": raw[spec.unit].astype("string")})
-    frame["wave_index"] = pd.to_numeric(raw[spec.period], errors="raise").astype(int)
-    frame["wave"] = raw[spec.period].astype(str)
-    for c in spec.outcomes + list(spec.covariates):
-        frame[c] = pd.to_numeric(raw[c], errors="coerce")
+    frame["wave_index"] = periods.astype("int64")
+    frame["wave"] = [period_text(i, period_format) for i in frame["wave_index"]]
+    for col, values in numeric.items():
+        frame[col] = values.astype("float64")
     if spec.first_treated:
-        ft = pd.to_numeric(raw[spec.first_treated], errors="coerce").astype("float64")
-        frame["first_treated_wave"] = ft.where(ft > 0)
+        first = timing.astype("float64")
+        frame["first_treated_wave"] = first.where(first > 0)
     else:
-        treat = pd.to_numeric(raw[spec.treatment], errors="coerce")
         first = (
-            frame.assign(t=treat)
+            frame.assign(t=timing)
             .loc[lambda f: f["t"] > 0]
             .groupby("commune_code")["wave_index"]
             .min()
         )
         frame["first_treated_wave"] = frame["commune_code"].map(first).astype("float64")
+    # a unit's adoption period is a property of the unit: its first row's value counts
+    frame["first_treated_wave"] = frame.groupby("commune_code")["first_treated_wave"].transform(
+        "min"
+    )
     frame["district_name"] = raw[spec.strata].astype("string") if spec.strata else "all"
     frame["cluster"] = raw[spec.cluster].astype("string") if spec.cluster else frame["commune_code"]
     frame["n_ballots"] = pd.to_numeric(raw[spec.weights]) if spec.weights else 1.0
     frame["pilot_share"] = 1.0
-    pilot_wave = float(frame["first_treated_wave"].min())
+    treated_units = frame["first_treated_wave"].dropna()
+    if treated_units.empty:
+        raise DataValidationError(
+            problem_frame(
+                path,
+                ["all"],
+                timing_col,
+                [""],
+                "no unit is ever treated",
+                f"check data.panel.{'first_treated' if spec.first_treated else 'treatment'}: at "
+                "least one unit must be treated within the periods of the file",
+            )
+        )
+    pilot_wave = float(treated_units.min())
     frame["pilot"] = (frame["first_treated_wave"] == pilot_wave).fillna(False).astype(bool)
     frame["treated"] = treatment_indicator(frame)
     frame["commune_type"] = "unit"
     frame["cohort"] = frame["first_treated_wave"].map(
-        lambda w: "never" if pd.isna(w) else str(int(w))
+        lambda w: "never" if pd.isna(w) else period_text(w, period_format)
     )
+    unit_info = ["first_treated_wave", "pilot", "district_name", "cluster", "wave", "cohort"]
     if spec.level == "individual":
         panel = frame.groupby(["commune_code", "wave_index"], as_index=False).agg(
             {
-                **{c: "mean" for c in spec.outcomes},
-                "n_ballots": "size",
-                "first_treated_wave": "first",
-                "pilot": "first",
+                **{c: "mean" for c in [*spec.outcomes, *spec.covariates]},
+                "n_ballots": "sum" if spec.weights else "size",
                 "treated": "mean",
-                "district_name": "first",
-                "wave": "first",
-                "cohort": "first",
                 "commune_type": "first",
                 "pilot_share": "first",
+                **{c: "first" for c in unit_info},
             }
         )
     else:
+        duplicated = frame.duplicated(["commune_code", "wave_index"], keep=False)
+        if duplicated.any():
+            raise DataValidationError(
+                problem_frame(
+                    path,
+                    raw.index[duplicated] + 2,
+                    spec.period,
+                    raw.loc[duplicated, spec.period],
+                    "one row per unit and period is expected",
+                    "remove the repeated rows, or set data.panel.level: individual for "
+                    "repeated cross-sections",
+                )
+            )
         panel = frame
     communes = panel.groupby("commune_code", as_index=False)[
-        ["district_name", "first_treated_wave", "pilot", "cohort", "commune_type"]
+        ["district_name", "first_treated_wave", "pilot", "cohort", "commune_type", "cluster"]
     ].first()
     communes["start_date"] = pd.NaT
-    lo, hi = _window(panel["wave_index"], communes["first_treated_wave"], pilot_wave, params)
-    baseline = panel[panel["wave_index"] < pilot_wave].groupby("commune_code")[spec.outcomes].mean()
-    baseline = (
-        communes.set_index("commune_code").join(baseline.add_prefix("baseline_")).reset_index()
+    lo, hi = _window(
+        panel["wave_index"], communes["first_treated_wave"], pilot_wave, params, period_format
     )
+    pre = panel[panel["wave_index"] < pilot_wave]
+    baseline = pre.groupby("commune_code")[list(spec.outcomes)].mean().add_prefix("baseline_")
+    baseline = baseline.join(pre.groupby("commune_code")[list(spec.covariates)].mean())
+    baseline = communes.set_index("commune_code").join(baseline).reset_index()
     meta = {
         "source": "panel",
         "simulated": params.simulated,
         "pilot_wave": int(pilot_wave),
         "window_start": lo,
         "window_end": hi,
+        "period_format": period_format,
         "n_communes": int(len(communes)),
         "n_pilot": int(communes["pilot"].sum()),
         "n_ballots": int(len(frame)) if spec.level == "individual" else 0,

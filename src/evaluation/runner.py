@@ -27,6 +27,8 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
+from evaluation.analysis import skipped_sections
+from evaluation.analysis.checks import check_design
 from evaluation.config import PROJECT_ROOT, Params, load_params, params_to_yaml
 from evaluation.data.io import write_table, write_text
 from evaluation.data.problems import DataValidationError
@@ -128,7 +130,15 @@ def _ipc_kernel_manager() -> type:
         def __init__(self, **kwargs: object) -> None:
             super().__init__(**kwargs)
             self.transport = "ipc"
-            self.ip = str(Path(tempfile.mkdtemp(prefix="evaluation-kernel-")) / "ipc")
+            self._ipc_folder = Path(tempfile.mkdtemp(prefix="evaluation-kernel-"))
+            self.ip = str(self._ipc_folder / "ipc")
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart:  # the IPC sockets' folder goes with the kernel
+                shutil.rmtree(self._ipc_folder, ignore_errors=True)
+
+        cleanup_resources = _async_cleanup_resources
 
     return IpcKernelManager
 
@@ -179,17 +189,12 @@ def run(
 
     params: Params = load_params(params_path, overrides)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    parent = Path(out) if out else PROJECT_ROOT / "runs"
+    # absolute: notebooks run with the run folder as their working directory
+    parent = Path(out).resolve() if out else PROJECT_ROOT / "runs"
+    if parent.exists() and not parent.is_dir():
+        raise ValueError(f"--out {parent} is a file; give a folder for the run folders")
     parent.mkdir(parents=True, exist_ok=True)
-    name = f"{params.run_name}-{stamp}"
-    suffix = 1
-    while (parent / name).exists() or (parent / f"{name}-FAILED").exists():
-        suffix += 1
-        name = f"{params.run_name}-{stamp}-{suffix}"
-    work = parent / f".{name}.partial"
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    name, work = _claim_run_folder(parent, f"{params.run_name}-{stamp}")
     on_error = on_error or params.report.on_error
     order = notebook_order(notebooks or params.report.notebooks)
     started = time.perf_counter()
@@ -218,7 +223,15 @@ def run(
         message = ""
         try:
             prepared = prepare_inputs(params)
+            check_design(prepared, params)
             save_prepared(prepared, work / "prepared")
+            skipped = skipped_sections(prepared, params)
+            manifest["skipped_sections"] = [
+                {"analysis": s.analysis, "reason": s.reason, "message": s.message("en")}
+                for s in skipped
+            ]
+            for section in skipped:
+                progress(f"[prepare] skipped: {section.analysis}: {section.message('en')}")
         except DataValidationError as err:
             ok = False
             message = str(err)
@@ -307,6 +320,23 @@ def run(
     os.replace(work, final)
     progress(f"{'done' if ok else 'FAILED'}: {final}")
     return RunResult(run_dir=final, ok=ok, manifest=manifest, message=message)
+
+
+def _claim_run_folder(parent: Path, base: str) -> tuple[str, Path]:
+    """A run name and its ``.partial`` folder, created exclusively: two runs started in the same
+    second never share a folder (``mkdir`` fails for the second, which takes the next suffix)."""
+    suffix = 1
+    while True:
+        name = base if suffix == 1 else f"{base}-{suffix}"
+        taken = (parent / name).exists() or (parent / f"{name}-FAILED").exists()
+        if not taken:
+            work = parent / f".{name}.partial"
+            try:
+                work.mkdir()
+                return name, work
+            except FileExistsError:
+                pass
+        suffix += 1
 
 
 def _data_files(params: Params) -> list[Path]:

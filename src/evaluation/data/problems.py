@@ -6,6 +6,7 @@ spreadsheet once rather than once per error.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -49,19 +50,31 @@ def combine(problems: Iterable[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[PROBLEM_COLUMNS]
 
 
-def format_problems(problems: pd.DataFrame, limit: int = 50) -> str:
-    """The problems as a plain-text table for the terminal (the first ``limit`` rows)."""
+def format_problems(problems: pd.DataFrame, limit: int = 50, width: int = 40) -> str:
+    """The problems as a plain-text table for the terminal (the first ``limit`` rows).
+
+    Long cells wrap onto continuation lines within their column, never cut.
+    """
     shown = problems.head(limit).fillna("")
-    widths = {c: min(40, max(len(c), *(len(str(v)) for v in shown[c]))) for c in PROBLEM_COLUMNS}
+    widths = {c: min(width, max(len(c), *(len(str(v)) for v in shown[c]))) for c in PROBLEM_COLUMNS}
 
-    def line(values: Iterable[str]) -> str:
-        return " | ".join(
-            str(v)[: widths[c]].ljust(widths[c])
+    def lines(values: Iterable[object]) -> list[str]:
+        cells = [
+            textwrap.wrap(str(v), widths[c], break_long_words=True, break_on_hyphens=False) or [""]
             for c, v in zip(PROBLEM_COLUMNS, values, strict=True)
-        )
+        ]
+        height = max(len(cell) for cell in cells)
+        return [
+            " | ".join(
+                (cell[i] if i < len(cell) else "").ljust(widths[c])
+                for c, cell in zip(PROBLEM_COLUMNS, cells, strict=True)
+            ).rstrip()
+            for i in range(height)
+        ]
 
-    out = [line(PROBLEM_COLUMNS), "-+-".join("-" * widths[c] for c in PROBLEM_COLUMNS)]
-    out += [line(r) for r in shown.itertuples(index=False)]
+    out = [*lines(PROBLEM_COLUMNS), "-+-".join("-" * widths[c] for c in PROBLEM_COLUMNS)]
+    for row in shown.itertuples(index=False):
+        out += lines(row)
     if len(problems) > limit:
         out.append(f"... and {len(problems) - limit} more problems")
     return "\n".join(out)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from evaluation.analysis.base import NotApplicable, load_result, save_result
 from evaluation.config import PROJECT_ROOT, Params, load_params, params_to_yaml
 from evaluation.data.io import atomic_path, write_table, write_text
 from evaluation.estimators.result import TIDY_COLUMNS
@@ -29,6 +30,9 @@ from evaluation.prepare import (
 from evaluation.report.style import close, localise_numbers, table_styler
 
 EFFECT_KEY = ["outcome", "estimator", "term", "inference"]
+#: Columns of ``tables/effects.csv``: the tidy columns and whether the interval's method had
+#: its size measured on this design and found inside ``inference.size_band``.
+EFFECTS_COLUMNS = [*TIDY_COLUMNS, "size_checked"]
 
 
 @dataclass(frozen=True)
@@ -105,17 +109,24 @@ class RunContext:
             write_table(frame, self.run_dir / "tables" / f"{name}.xlsx")
 
     def add_effects(self, tidy: pd.DataFrame) -> None:
-        """Add estimates to ``tables/effects.csv`` and ``.xlsx`` (rows with the same key are replaced)."""
+        """Add estimates to ``tables/effects.csv`` and ``.xlsx`` (rows with the same key are replaced).
+
+        A row without a ``size_checked`` value gets ``False`` when it carries an interval (its
+        method's size was not measured on this design) and stays empty when it has none.
+        """
         missing = [c for c in TIDY_COLUMNS if c not in tidy]
         if missing:
             raise ValueError(f"effects rows lack columns {missing}")
         path = self.run_dir / "tables" / "effects.csv"
         old = (
-            pd.read_csv(path, dtype={"term": str})
+            pd.read_csv(path, dtype={"term": str, "size_checked": "object"})
             if path.is_file()
-            else pd.DataFrame(columns=TIDY_COLUMNS)
+            else pd.DataFrame(columns=EFFECTS_COLUMNS)
         )
-        new = tidy[TIDY_COLUMNS].astype({"term": str})
+        new = tidy.reindex(columns=EFFECTS_COLUMNS).astype({"term": str, "size_checked": object})
+        has_interval = new["conf_low"].notna() & new["conf_high"].notna()
+        unset = new["size_checked"].isna()
+        new.loc[unset & has_interval, "size_checked"] = False
         merged = pd.concat([old, new], ignore_index=True).drop_duplicates(EFFECT_KEY, keep="last")
         write_table(merged, path)
         write_table(merged, path.with_suffix(".xlsx"))  # staff who work in Excel
@@ -130,6 +141,20 @@ class RunContext:
     def results(self) -> dict:
         path = self.run_dir / "results.json"
         return json.loads(path.read_text("utf-8")) if path.is_file() else {}
+
+    def show_not_applicable(self, result: NotApplicable) -> None:
+        """Show, in place of a section, the one sentence saying what the data would need."""
+        from IPython.display import Markdown, display
+
+        display(Markdown(f"> {result.message(self.language)}"))
+
+    def save_result(self, result: object, name: str) -> None:
+        """Write an analysis result to ``results/<name>.json`` (typed, read by summary and index)."""
+        save_result(result, self.run_dir, name)
+
+    def load_result(self, name: str) -> object:
+        """A result another page saved with :meth:`save_result` (None when that page did not run)."""
+        return load_result(self.run_dir, name)
 
     def record_finding(self, text: str) -> None:
         """The notebook's one-line finding, shown on the run's index page."""
