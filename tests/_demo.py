@@ -20,7 +20,7 @@ SMALL_DEMO = {
         "ballots_max": 30,
     },
     "analysis": {"event_leads": 3, "event_lags": 2},
-    "inference": {"n_boot": 399, "ri_draws": 399, "size_sims": 40},
+    "inference": {"n_boot": 399, "ri_draws": 399, "size_sims": 40, "power_sims": 40},
 }
 
 

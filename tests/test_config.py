@@ -280,3 +280,74 @@ def test_params_yaml_round_trips(tmp_path, default_params):
 def test_params_are_frozen(default_params):
     with pytest.raises(ValueError, match="frozen"):
         default_params.run_name = "x"
+
+
+def test_a_key_written_twice_is_refused(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("extends: x.yaml\nlanguage: vi\nlanguage: en\n", "utf-8")
+    with pytest.raises(ParamsError, match=r"key 'language' is written twice \(lines 2 and 3\)"):
+        read_params_tree(path)
+
+
+def test_a_params_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("run_name: Phủ Lý\n".encode("utf-16"))
+    with pytest.raises(ParamsError, match=r"latin.yaml: not UTF-8 text .* save the file as UTF-8"):
+        read_params_tree(path)
+
+
+def test_python_objects_in_yaml_are_refused(tmp_path):
+    path = tmp_path / "object.yaml"
+    path.write_text('x: !!python/object/apply:os.system ["echo hi"]\n', "utf-8")
+    with pytest.raises(ParamsError, match="could not determine a constructor"):
+        read_params_tree(path)
+
+
+def test_relative_paths_are_read_from_the_params_file_folder(tmp_path):
+    (tmp_path / "data").mkdir()
+    panel = tmp_path / "data" / "panel.csv"
+    panel.write_text("unit,year,y,first\na,2001,1,2002\n", "utf-8")
+    scenario = tmp_path / "scenarios" / "mine.yaml"
+    scenario.parent.mkdir()
+    scenario.write_text(
+        f"extends: {DEFAULT_PARAMS}\ndata:\n  source: panel\n  panel:\n    path: ../data/panel.csv\n"
+        "    unit: unit\n    period: year\n    outcomes: [y]\n    first_treated: first\n",
+        "utf-8",
+    )
+    params = load_params(scenario)
+    assert params.data.panel.path == panel
+    assert params.analysis.headline_outcome == "y"  # a panel's first outcome by default
+
+
+def test_a_copied_scenario_still_finds_the_base_file(tmp_path):
+    copied = tmp_path / "my.yaml"
+    copied.write_text("extends: ../default.yaml\nrun_name: copied\n", "utf-8")
+    assert load_params(copied).run_name == "copied"
+
+
+def test_a_panel_headline_outcome_it_lacks_is_refused(tmp_path):
+    panel = tmp_path / "panel.csv"
+    panel.write_text("unit,year,score,first\na,2001,1,2002\n", "utf-8")
+    spec = {"path": str(panel), "unit": "unit", "period": "year", "outcomes": ["score"]}
+    spec["first_treated"] = "first"
+    overrides = {
+        "data": {"source": "panel", "panel": spec},
+        "analysis": {"headline_outcome": "scor"},
+    }
+    with pytest.raises(
+        ParamsError, match="'scor' is not one of data.panel.outcomes; did you mean 'score'"
+    ):
+        load_params(DEFAULT_PARAMS, overrides)
+
+
+def test_yearly_window_bounds_may_be_numbers():
+    params = load_params(DEFAULT_PARAMS, {"analysis": {"window_start": 2007, "window_end": 2009}})
+    assert (params.analysis.window_start, params.analysis.window_end) == ("2007", "2009")
+
+
+def test_bad_demo_parameters_are_named():
+    with pytest.raises(
+        ParamsError, match=r"demo.rollout_waves: 2019Q1 must lie after the pilot start"
+    ):
+        load_params(DEFAULT_PARAMS, {"demo": {"rollout_waves": ["2019Q1"]}})
+    assert load_params(DEFAULT_PARAMS, {"demo": {"rollout_waves": []}}).demo.rollout_waves == []

@@ -6,6 +6,7 @@ must map them through ``data.panel`` and the rollout page must estimate on them.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from evaluation.analysis import rollout
 from evaluation.config import PROJECT_ROOT, load_params
 from evaluation.estimators.staggered import aggregate, group_time_att
 from evaluation.prepare import prepare_inputs
-from evaluation.report import rollout_waves as rw
 
 YEARS = np.arange(2011, 2019)  # 8 years
 FIRST_YEARS = {2014: 15, 2016: 15, 2018: 15, 0: 15}  # 0 = never adopted
@@ -68,7 +69,7 @@ def write_params(folder: Path, panel: Path) -> Path:
             },
         },
         "analysis": {"event_leads": 3, "event_lags": 2},
-        "inference": {"n_boot": 199, "ri_draws": 199, "size_sims": 20},
+        "inference": {"n_boot": 199, "ri_draws": 199, "size_sims": 20, "power_sims": 20},
     }
     path = folder / "generic.yaml"
     path.write_text(yaml.safe_dump(tree, allow_unicode=True), encoding="utf-8")
@@ -88,15 +89,15 @@ def test_prepare_maps_the_generic_columns(generic):
     assert prepared.meta["source"] == "panel"
     assert prepared.meta["outcomes"] == ["score", "turnout"]
     assert not prepared.has_ballots
-    design = rw.rollout_design(prepared, params)
+    design = rollout.rollout_design(prepared, params)
     assert design.outcome == "score"
     assert design.cohorts == (2014, 2016, 2018)
     assert design.units_by_cohort == (15, 15, 15)
     assert design.n_never == 15
     assert design.weights is None
     # The generic cluster column (province) is used, not the unit.
-    panel = rw.staggered_panel(prepared, params)
-    assert panel[rw.CLUSTER].nunique() == 6
+    panel = rollout.staggered_panel(prepared, params)
+    assert panel[rollout.CLUSTER].nunique() == 6
 
 
 def test_run_renders_the_rollout_page_on_a_generic_panel(generic):
@@ -115,13 +116,19 @@ def test_run_renders_the_rollout_page_on_a_generic_panel(generic):
     text = page.read_text(encoding="utf-8")
     assert "Traceback" not in text
     # The household check needs ballots: skipped, with the reason printed.
-    assert "unit × period panel without individual responses" in text
+    assert "household satisfaction ballots, which a generic panel does not have" in text
+    # No Hà Nam word on a generic panel's page; intervals only when size-checked.
+    for word in ("commune", "quarter", "Hà Nam"):
+        assert word not in text
+    saved = json.loads((result.run_dir / "results" / "rollout.json").read_text("utf-8"))
+    size = saved["effects"]["size"]
+    assert size["n_sims"] == 20 and size["status"] in {"passed", "failed"}
     assert "2014" in text  # periods labelled as the file's years, not as quarters
 
     params = load_params(params_path)
     prepared = prepare_inputs(params)
-    frame = rw.staggered_panel(prepared, params)
-    design = rw.rollout_design(prepared, params)
+    frame = rollout.staggered_panel(prepared, params)
+    design = rollout.rollout_design(prepared, params)
     direct = aggregate(
         group_time_att(
             frame,
@@ -134,7 +141,7 @@ def test_run_renders_the_rollout_page_on_a_generic_panel(generic):
             control_group="not_yet_treated",
             method="dr",
             base_period="universal",
-            cluster=rw.CLUSTER,
+            cluster=rollout.CLUSTER,
         ),
         "simple",
     )
@@ -144,6 +151,7 @@ def test_run_renders_the_rollout_page_on_a_generic_panel(generic):
     assert row["estimate"].iloc[0] == pytest.approx(direct.estimate, abs=1e-10)
     assert row["std_error"].iloc[0] == pytest.approx(direct.std_error, abs=1e-10)
     assert row["n_clusters"].iloc[0] == 6
+    assert str(row["size_checked"].iloc[0]) == str(size["status"] == "passed")
     # The simulated effect grows from 2.0 by 0.5 per year; the overall ATT lies well above 2.
     assert 2.0 < direct.estimate < 4.5
     for estimator in ("cs_dynamic", "cs_group", "cs_calendar", "sun_abraham"):
@@ -155,8 +163,9 @@ def test_data_quality_shows_generic_periods_as_given(generic):
     from evaluation.report import data_quality as dq
 
     _, params_path = generic
-    prepared = prepare_inputs(load_params(params_path))
-    table = dq.inputs_summary(prepared, "en")
+    params = load_params(params_path)
+    prepared = prepare_inputs(params)
+    table = dq.inputs_summary(prepared, params, "en")
     values = " ".join(table.iloc[:, 1].astype(str))
     assert "2011 – 2018" in values
     assert "Q" not in values

@@ -238,3 +238,93 @@ def test_scaling_messages_have_the_same_keys_in_both_languages() -> None:
     vi = {k for k in messages("vi") if k.startswith("scaling.")}
     en = {k for k in messages("en") if k.startswith("scaling.")}
     assert vi and vi == en
+
+
+# -- the interaction's randomisation test and the size of its CRV1 test -----------------------
+
+
+def _slope_p(
+    data: pd.DataFrame, treatment: str, outcome: str = "satisfaction"
+) -> tuple[float, float]:
+    """Slope and CRV1 t of ``treatment x staff`` by pyfixest (every dummy in K, as statsmodels)."""
+    frame = data.copy()
+    frame["d_m"] = frame[treatment] * frame["staff_per_1000"]
+    fit = pf.feols(
+        f"{outcome} ~ {treatment} + d_m | commune_code + wave",
+        frame,
+        vcov={"CRV1": "commune_code"},
+        ssc=pf.ssc(k_fixef="full"),
+    )
+    return float(fit.coef()["d_m"]), float(fit.tstat()["d_m"])
+
+
+def test_interaction_randomization_equals_refits() -> None:
+    """The slope test's t, its randomisation p-value and its false-alarm rate under the
+    effect-removed null equal a loop of pyfixest refits over the same draws."""
+    from scipy import stats
+
+    from evaluation.inference.randomization import draw_assignments, interaction_randomization
+
+    panel = make_panel(seed=5, n_communes=36, n_waves=10)
+    panel["district"] = (panel["commune_code"] % 3).astype(str)
+    n_sims, seed, alpha = 12, 3, 0.05
+    test = interaction_randomization(
+        panel,
+        "satisfaction",
+        "pilot_active",
+        "commune_code",
+        "wave",
+        "staff_per_1000",
+        strata="district",
+        n_sims=n_sims,
+        seed=seed,
+        alpha=alpha,
+    )
+    slope, t_obs = _slope_p(panel, "pilot_active")
+    assert test.slope == pytest.approx(slope, rel=1e-8)
+    assert test.t_stat == pytest.approx(t_obs, rel=1e-8)
+    assert test.df == 35
+    # the same draws: units in sorted order, strata codes sorted, second spawned generator
+    units = np.sort(panel["commune_code"].unique())
+    pilots = panel.groupby("commune_code")["pilot_active"].max().loc[units].to_numpy()
+    strata = pd.factorize(panel.groupby("commune_code")["district"].first().loc[units], sort=True)[
+        0
+    ]
+    rng = np.random.default_rng(seed).spawn(2)[1]
+    draws = draw_assignments(pilots.astype(np.int64), strata, n_sims, rng)
+    average = pf.feols(
+        "satisfaction ~ pilot_active | commune_code + wave", panel, vcov={"CRV1": "commune_code"}
+    ).coef()["pilot_active"]
+    removed = panel.assign(y0=panel["satisfaction"] - average * panel["pilot_active"])
+    post = panel["wave"] >= 8  # make_panel's start wave
+    t_draws = []
+    for draw in draws:
+        chosen = set(units[draw > 0])
+        removed["placebo"] = (removed["commune_code"].isin(chosen) & post).astype(int)
+        t_draws.append(_slope_p(removed, "placebo", "y0")[1])
+    t_draws = np.array(t_draws)
+    rate = float(np.mean(2 * stats.t.sf(np.abs(t_draws), 35) <= alpha))
+    assert test.size_effect_removed == pytest.approx(rate)
+    expected_p = (1 + np.sum(np.abs(t_draws) >= abs(t_obs) * (1 - 1e-9))) / (1 + n_sims)
+    assert test.ri_p_value == pytest.approx(expected_p)
+    assert 0 <= test.size_placebo <= 1
+    rates = [test.size_placebo, test.size_effect_removed]
+    assert test.size_ok((0.0, 1.0))
+    assert test.size_ok((rate, rate)) == all(r == rate for r in rates)
+    assert test.worst_size in rates
+
+
+def test_interaction_randomization_rejects_a_single_moderator_value() -> None:
+    from evaluation.inference.randomization import interaction_randomization
+
+    panel = make_panel(seed=2, n_communes=30, n_waves=10)
+    panel["flat"] = 1.0
+    with pytest.raises(ValueError, match="one value over the treated units"):
+        interaction_randomization(
+            panel, "satisfaction", "pilot_active", "commune_code", "wave", "flat", n_sims=5
+        )
+    panel["varies"] = panel["wave"].astype(float)
+    with pytest.raises(ValueError, match="constant within each"):
+        interaction_randomization(
+            panel, "satisfaction", "pilot_active", "commune_code", "wave", "varies", n_sims=5
+        )

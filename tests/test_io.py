@@ -201,3 +201,23 @@ def test_write_table_rejects_other_suffixes_without_leaving_a_file(tmp_path):
 def test_write_text_is_utf8(tmp_path):
     path = write_text("Chính quyền thân thiện", tmp_path / "a" / "b.txt")
     assert path.read_bytes() == "Chính quyền thân thiện".encode()
+
+
+def test_text_from_inputs_never_becomes_an_excel_formula(tmp_path):
+    from openpyxl import load_workbook
+
+    names = ['=HYPERLINK("http://evil.example/","x")', "+1", "-2", "@SUM(A1)", "Phủ Lý"]
+    path = write_table(pd.DataFrame({"commune_name": names, "n": range(5)}), tmp_path / "t.xlsx")
+    sheet = load_workbook(path).active
+    cells = [row[0] for row in sheet.iter_rows(min_row=2)]
+    assert [c.value for c in cells] == names
+    assert all(c.data_type == "s" for c in cells)  # strings, not formulas ("f")
+
+
+def test_identical_tables_give_identical_workbooks(tmp_path):
+    import time
+
+    frame = pd.DataFrame({"commune_name": ["Hợp Lý"], "effect": [0.44]})
+    first = write_table(frame, tmp_path / "a.xlsx").read_bytes()
+    time.sleep(1.1)  # the zip entries and document properties would carry the time
+    assert write_table(frame, tmp_path / "b.xlsx").read_bytes() == first

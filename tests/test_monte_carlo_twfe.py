@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from evaluation.analysis.effects import twfe_ballots
 from evaluation.config import load_params
 from evaluation.prepare import prepare_inputs, resolve_demo_paths
-from evaluation.report.effects import twfe_ballots
 
 PROJECT = Path(__file__).resolve().parents[1]
 REPLICATIONS = int(os.environ.get("MC_REPLICATIONS", "500"))

@@ -1,4 +1,4 @@
-"""The effects page's library (evaluation.report.effects) on the small simulated demo."""
+"""The effects page (analysis.effects / how_sure and report.effects) on the small simulated demo."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import json
 import pytest
 from _demo import small_demo
 
+from evaluation.analysis import effects as ef
+from evaluation.analysis import how_sure as hs
+from evaluation.analysis import sample
 from evaluation.estimators.twfe import twfe
 from evaluation.i18n import format_p_value
 from evaluation.report import effects as fx
@@ -21,11 +24,11 @@ def demo():
 def test_never_treated_communes_stay_in_the_comparison(demo):
     # Regression: Arrow-backed NA in `wave >= first_treated` once dropped never-adopting communes.
     params, prepared = demo
-    ballots = fx.window_ballots(prepared)
+    ballots = sample.window_ballots(prepared)
     assert ballots["treated"].notna().all()
     never = prepared.communes.loc[prepared.communes["first_treated_wave"].isna(), "commune_code"]
     assert len(never) > 0
-    estimate = fx.twfe_ballots(prepared, params, "satisfaction_index")
+    estimate = ef.twfe_ballots(prepared, params, "satisfaction_index")
     assert estimate.n_clusters == ballots["commune_code"].nunique()
     assert estimate.n_obs == len(ballots)
     assert estimate.n_treated_clusters == prepared.meta["n_pilot"]
@@ -33,7 +36,7 @@ def test_never_treated_communes_stay_in_the_comparison(demo):
 
 def test_window_has_only_pilots_treated(demo):
     _, prepared = demo
-    panel = fx.window_panel(prepared)
+    panel = sample.window_panel(prepared)
     treated_communes = set(panel.loc[panel["treated"] > 0, "commune_code"])
     pilots = set(prepared.communes.loc[prepared.communes["pilot"], "commune_code"])
     assert treated_communes == pilots
@@ -50,13 +53,13 @@ def test_headline_recovers_the_simulated_truth(demo):
     params, prepared = demo
     truth_file = next(p for p in params.data.ballots.parent.glob("true_parameters.json"))
     truth = json.loads(truth_file.read_text())["att_index_pilot_window_ballots"]
-    estimate = fx.twfe_ballots(prepared, params, "satisfaction_index")
+    estimate = ef.twfe_ballots(prepared, params, "satisfaction_index")
     assert abs(estimate.estimate - truth) < 3 * estimate.std_error
 
 
 def test_commune_level_equals_direct_library_call(demo):
     params, prepared = demo
-    panel = fx.window_panel(prepared)
+    panel = sample.window_panel(prepared)
     direct = twfe(
         panel,
         "pct_satisfied",
@@ -66,7 +69,7 @@ def test_commune_level_equals_direct_library_call(demo):
         cluster="commune_code",
         weights="n_ballots",
     )
-    page = fx.twfe_communes(prepared, params, "pct_satisfied")
+    page = ef.twfe_communes(prepared, params, "pct_satisfied")
     assert page.estimate == pytest.approx(direct.estimate, abs=1e-12)
     assert page.std_error == pytest.approx(direct.std_error, abs=1e-12)
 
@@ -74,16 +77,14 @@ def test_commune_level_equals_direct_library_call(demo):
 @pytest.fixture(scope="module")
 def few_cluster(demo):
     params, prepared = demo
-    estimate = fx.twfe_ballots(prepared, params, "satisfaction_index")
-    comparison = fc.method_comparison(prepared, params)
-    sizes = fc.size_table(prepared, params)
-    verdict = fc.verdict(sizes, params)
-    return estimate, comparison, sizes, verdict
+    headline = ef.headline(prepared, params)
+    return headline, hs.how_sure(prepared, params, headline)
 
 
 def test_every_method_sits_beside_the_headline(few_cluster):
-    estimate, comparison, sizes, verdict = few_cluster
-    rows = fc.effect_rows(comparison, estimate, verdict)
+    headline, check = few_cluster
+    estimate, comparison = headline.estimate, check.comparison
+    rows = check.effect_rows(estimate)
     assert set(comparison["method"]) >= {
         "crv1",
         "cr2_bm",
@@ -92,17 +93,23 @@ def test_every_method_sits_beside_the_headline(few_cluster):
         "wcr_webb",
         "ri",
     }
-    assert rows["inference"].iloc[0] == comparison.set_index("method").loc[verdict.method, "label"]
+    assert (
+        rows["inference"].iloc[0]
+        == comparison.set_index("method").loc[check.verdict.method, "label"]
+    )
     crv1 = comparison.set_index("method").loc["crv1"]
     assert crv1["estimate"] == pytest.approx(estimate.estimate, abs=1e-10)
     assert crv1["std_error"] == pytest.approx(estimate.std_error, rel=1e-8)
-    inside = (rows["conf_low"] < rows["estimate"]) & (rows["estimate"] < rows["conf_high"])
+    inside = (comparison["conf_low"] < comparison["estimate"]) & (
+        comparison["estimate"] < comparison["conf_high"]
+    )
     assert inside.all()
 
 
 def test_board_method_passed_the_size_check_or_is_flagged(few_cluster, demo):
     params, _ = demo
-    _, comparison, sizes, verdict = few_cluster
+    _, check = few_cluster
+    sizes, verdict = check.sizes, check.verdict
     assert set(sizes["null_design"]) == {"placebo", "effect_removed"}
     assert (sizes["n_sims"] == params.inference.size_sims).all()
     if verdict.passed_methods:
@@ -110,22 +117,35 @@ def test_board_method_passed_the_size_check_or_is_flagged(few_cluster, demo):
         low, high = params.inference.size_band
         chosen = sizes[sizes["method"] == verdict.method]["rejection_rate"]
         assert chosen.between(low, high).all()
+        assert check.trusted.shows_interval == check.trusted.size_checked
+    else:
+        assert not check.trusted.shows_interval
+        assert check.trusted.withheld_reason == hs.WITHHELD_NONE_PASSED
 
 
 @pytest.mark.parametrize("language", ["vi", "en"])
-def test_headline_sentence_and_labels(demo, language):
+def test_headline_sentence_and_labels(demo, few_cluster, language):
     params, prepared = demo
-    estimate = fx.twfe_ballots(prepared, params, "satisfaction_index")
-    rows = fc.effect_rows(
-        fc.method_comparison(prepared, params),
-        estimate,
-        fc.verdict(fc.size_table(prepared, params), params),
-    )
-    sentence = fx.headline_summary(estimate, rows, prepared, language)["sentence"]
+    headline, check = few_cluster
+    sentence = fx.headline_summary(headline, check.trusted, params, language)["sentence"]
     assert str(prepared.meta["n_pilot"]) in sentence
-    assert fx.inference_label(rows["inference"].iloc[0], language) in sentence
+    assert fx.method_name(check.trusted.method, language) in sentence
     decimal = "," if language == "vi" else "."
     assert f"0{decimal}" in sentence
+    assert "95" not in sentence or check.trusted.shows_interval
+    heading = fc.heading(check, params, language)
+    assert str(check.n_treated_clusters) in heading
+
+
+def test_level_follows_alpha(demo, few_cluster):
+    params, _ = demo
+    headline, check = few_cluster
+    params90 = params.model_copy(
+        update={"analysis": params.analysis.model_copy(update={"alpha": 0.1})}
+    )
+    table = fc.comparison_display(check, params90, "en")
+    assert "90% confidence interval" in table.columns
+    assert fx.ci_heading(0.1, "en") == "90% confidence interval"
 
 
 def test_p_value_format():
@@ -135,8 +155,9 @@ def test_p_value_format():
 
 def test_did_table_layout_has_pilot_comparison_and_did(demo):
     params, prepared = demo
-    table = fx.did_table(prepared, params, "satisfaction_index")
-    shown = fx.did_table_display(table, "satisfaction_index", "en")
+    headline = ef.headline(prepared, params)
+    table = ef.did_table(prepared, params, headline.design)
+    shown = fx.did_table_display(table, "satisfaction_index", "en", params)
     assert len(shown) == 3
     assert shown.iloc[-1, 0] == "Difference (effect, DiD)"
 

@@ -29,6 +29,7 @@ HEADLINE = {
     "few_cluster_method": "cr2_bm",
     "few_cluster_label": "CR2 (Bell-McCaffrey) with Bell-McCaffrey/Imbens-Kolesar df",
     "size_of_method": 0.034,
+    "size_checked": True,
     "few_cluster_conf_int": [0.293, 0.579],
     "few_cluster_p_value": 5.9e-6,
     "n_pilot": 14,
@@ -220,17 +221,38 @@ def test_uncertain_effect_and_diverging_trends_are_said_so(outputs):
                 low=format_effect("satisfaction_index", -0.2, language),
                 high=format_effect("satisfaction_index", 0.1, language),
                 p=sm.p_text(0.41, language),
+                level="95",
                 method=sm.mid_sentence(inference_label(HEADLINE["few_cluster_label"], language)),
                 pretrend=sm.p_text(0.01, language),
             )
         )
 
 
-def test_without_few_cluster_interval_the_crv1_interval_is_used():
-    headline = {k: v for k, v in HEADLINE.items() if not k.startswith("few_cluster")}
-    sure = sm.certainty_sentence(sm.RunOutputs(results={"headline": headline}), "en")
-    assert "0.31\u00a0points" in sure and "0.57\u00a0points" in sure
-    assert inference_label("crv1", "en").lower()[:10] in sure.lower()
+def test_an_interval_not_checked_on_this_design_is_never_shown(params):
+    """The trust rule: no CRV1 fallback; without a size-checked interval the sentence says why."""
+    unchecked = {**HEADLINE, "size_checked": False}
+    sure = sm.certainty_sentence(sm.RunOutputs(results={"headline": unchecked}), "en")
+    assert sure == t("summary.sure_none", "en")
+    assert "0.31" not in sure and "0.29" not in sure
+    said = {"vi": "Trang 3 nói vì sao.", "en": "Page 3 says why."}
+    withheld = {
+        **unchecked,
+        "few_cluster_conf_int": [None, None],
+        "interval_withheld_reason": "inference.withheld.one_treated_cluster",
+        "interval_withheld_sentence": said,
+    }
+    for language in LANGUAGES:
+        outputs = sm.RunOutputs(results={"headline": withheld})
+        assert sm.certainty_sentence(outputs, language) == said[language]
+    caveats = sm.caveats(sm.RunOutputs(results={"headline": unchecked}), params, "en")
+    assert any("no interval is shown" in c for c in caveats)
+
+
+def test_the_confidence_level_follows_alpha(tmp_path):
+    (tmp_path / "params.yaml").write_text("analysis:\n  alpha: 0.1\n", "utf-8")
+    outputs = sm.collect(tmp_path)
+    outputs = sm.RunOutputs(results={"headline": HEADLINE}, alpha=outputs.alpha)
+    assert "90% confidence interval" in sm.certainty_sentence(outputs, "en")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -445,11 +467,20 @@ def test_options_priced_from_what_page_06_writes(params):
         "n_communes": 2,
         "cost_vnd": 300e6,
         "gain": 250.0,
-        "gain_low": 180.0,
-        "gain_high": 320.0,
+        # page 06 withheld the plan's model-based band (not size-checked): so does the summary
+        "gain_low": None,
+        "gain_high": None,
     }
     # The steps cover the plan's communes: same cost and gain.
     assert phased == {**budget, "option": "phased"}
+    checked = sm.RunOutputs(
+        results={
+            "headline": HEADLINE,
+            "scaling": {**SCALING_06, "plan_gain_band_size_checked": True},
+        },
+        tables=scaling_tables(),
+    )
+    assert sm.scaling_options(checked)[2]["gain_low"] == 180.0
     other = sm.RunOutputs(
         results={"scaling": SCALING_06}, tables=scaling_tables(wedge_codes=("C", "D"))
     )
@@ -460,7 +491,9 @@ def test_options_priced_from_what_page_06_writes(params):
         "gain": 70.0,
     }
     table = sm.options_table(outputs, params, "vi")
-    assert table.iloc[2, 2] == "0,30 tỷ đồng" and table.iloc[2, 3] == "250 (180 – 320)"
+    assert table.iloc[2, 2] == "0,30 tỷ đồng" and table.iloc[2, 3] == "250"
+    checked_table = sm.options_table(checked, params, "vi")
+    assert checked_table.iloc[2, 3] == "250 (180 – 320)"
     note = sm.options_note(outputs, "vi")
     assert note.startswith(t("summary.options_source", "vi"))
     assert t("summary.options_power", "vi", n=6) in note

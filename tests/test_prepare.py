@@ -11,6 +11,7 @@ from conftest import (
     BALLOTS_PER_CELL,
     DEFAULT_PARAMS,
     HOP_LY,
+    LATER,
     PILOTS,
     WAVES,
     admin_rows,
@@ -86,9 +87,30 @@ def test_window_and_in_window(prepared, small_data):
     assert (explicit.meta["window_start"], explicit.meta["window_end"]) == (198, 200)
 
 
-def test_window_must_span_the_pilot_start(small_data):
-    with pytest.raises(ValueError, match="do not span the start 2019Q4: widen the window"):
-        prepare_inputs(small_data.params(analysis={"window_start": "2019Q4"}))
+def test_window_must_reach_the_pilot_start(small_data):
+    with pytest.raises(ValueError, match="do not reach the start 2019Q4: widen the window"):
+        prepare_inputs(small_data.params(analysis={"window_end": "2019Q3"}))
+
+
+def test_a_window_without_periods_before_the_start_is_prepared(small_data):
+    """Endline-only comparisons: prepared, and the before/after sections say what is missing."""
+    from evaluation.analysis.facts import data_facts
+
+    params = small_data.params(analysis={"window_start": "2019Q4"})
+    facts = data_facts(prepare_inputs(params), params)
+    assert (facts.n_pre_periods, facts.ballot_waves_before) == (0, 0)
+    assert facts.n_post_periods > 0
+
+
+def test_admin_records_without_ballots_stay_in_the_panel(small_data):
+    """A commune surveyed in no wave still has its admin outcomes (not a 0% coverage)."""
+    ballots = pd.read_csv(small_data.ballots, dtype=str, keep_default_na=False)
+    ballots[ballots["commune_code"] != LATER].to_csv(small_data.ballots, index=False)
+    panel = prepare_inputs(small_data.params()).panel
+    later = panel[panel["commune_code"] == LATER]
+    assert len(later) and (later["n_ballots"] == 0).all()
+    assert later["coverage"].isna().all() and later["satisfaction_index"].isna().all()
+    assert later["pct_dossiers_on_time"].notna().all()
 
 
 def test_save_and_load_round_trip(prepared, tmp_path):

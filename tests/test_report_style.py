@@ -104,3 +104,12 @@ def test_dose_response_of_a_share_reads_in_percent():
     ticks = [tick.get_text() for tick in fig.axes[0].get_xticklabels()]
     close(fig)
     assert "40%" in ticks and not any("," in tick for tick in ticks)
+
+
+def test_reader_tables_show_markup_from_inputs_as_text():
+    from evaluation.report.style import table_styler
+
+    frame = pd.DataFrame({"district": ["Duy Tiên<svg onload=alert(5)>", "<script>x()</script>"]})
+    html = table_styler(frame).to_html()
+    assert "<svg" not in html and "<script>" not in html
+    assert "Duy Tiên&lt;svg onload=alert(5)&gt;" in html

@@ -324,12 +324,14 @@ def test_group_time_and_dynamic_figures(language):
     from evaluation.i18n import t
     from evaluation.report.figures_rollout import dynamic_effects_figure, group_time_figure
     from evaluation.report.style import close
+    from evaluation.report.wording import generic_noun_values
 
     frame = simulate_panel(seed=4)
     result = group_time_att(frame, "y", "commune", "wave", "first_wave")
     fig = group_time_figure(result, language)
     assert len(fig.axes) == result.att_gt["group"].nunique()
-    assert fig.axes[0].get_title() == t("rollout.group_time.cohort", language, group=3)
+    nouns = generic_noun_values(language)  # no params: generic units and periods
+    assert fig.axes[0].get_title() == t("rollout.group_time.cohort", language, group=3, **nouns)
     close(fig)
     dynamic = aggregate(result, "dynamic", bootstrap=True, n_boot=199)
     fig = dynamic_effects_figure(dynamic, language)

@@ -233,3 +233,28 @@ def test_ri_size_with_14_of_109_communes() -> None:
     rates = table.set_index("method")["rejection_rate"]
     print(f"CRV1 rejection rate under the null: {rates['crv1']:.3f} (reported, not asserted)")
     assert 0.03 <= rates["ri"] <= 0.07
+
+
+def test_one_treated_cluster_leaves_randomisation_inference_only() -> None:
+    from evaluation.inference.trust import applicable_methods
+
+    frame = _cells(5, n_communes=30, n_pilots=1)
+    methods, left = applicable_methods(frame, *ARGS, weights="ballots")
+    assert methods == ("ri",)
+    assert set(left) == set(DEFAULT_METHODS) - {"ri"}
+    table = measure_size(frame, *ARGS, weights="ballots", n_sims=20, n_ri=19, seed=3)
+    assert set(table["method"]) == {"ri"}
+    assert choose_headline(table).method == "ri"
+    compared = compare_methods(frame, *ARGS, weights="ballots", ri_budget=99, seed=3)
+    assert list(compared["method"]) == ["ri"]
+
+
+def test_welch_needs_two_treated_units() -> None:
+    from evaluation.inference.trust import applicable_methods
+
+    frame = _cells(6, n_communes=30, n_pilots=2)
+    frame["cluster"] = np.where(frame["commune"] < "x002", "c0", frame["commune"])
+    methods, left = applicable_methods(frame, *ARGS, cluster="cluster", weights="ballots")
+    assert "aggregated_welch" in left and methods == ("ri",)
+    methods, left = applicable_methods(frame, *ARGS, weights="ballots")
+    assert "aggregated_welch" in methods and not left

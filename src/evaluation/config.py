@@ -55,9 +55,9 @@ class PanelColumns(_Strict):
     weights: str | None = None
     covariates: list[str] = []
     strata: str | None = None
-    #: What one unit is called on the pages, by language (``{vi: "huyện", en: "district"}``);
-    #: empty = "unit" / "đơn vị".
-    unit_label: dict[str, str] = {}
+    #: What the units are called on the pages, by language: one word for both numbers
+    #: (``vi: huyện``) or ``[singular, plural]`` (``en: [district, districts]``); empty = "unit(s)".
+    unit_label: dict[str, str | tuple[str, str]] = {}
     #: How the period column is read: ``as_given`` (integers, e.g. years), or labels of a
     #: ``year``, ``quarter`` (``2019Q4``, ``2019 Q4``, ``Q4/2019``) or ``month`` (``2019-10``).
     frequency: Literal["as_given", "year", "quarter", "month"] = "as_given"
@@ -214,6 +214,7 @@ class InferenceParams(_Strict):
     n_boot: int = Field(9999, ge=99)
     ri_draws: int = Field(9999, ge=99)
     size_sims: int = Field(500, ge=20)
+    power_sims: int = Field(500, ge=20)
     size_band: tuple[float, float] = (0.03, 0.07)
     strata: str | None = "district_name"
     seed: int = 12345
@@ -290,15 +291,40 @@ def _deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} is written twice (lines {seen[key] + 1} and "
+                    f"{key_node.start_mark.line + 1}); keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_params_tree(path: str | Path) -> dict:
     """The raw parameter tree of ``path``, with ``extends:`` chains merged (base first)."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: parameter file not found")
     try:
-        tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ParamsError(
+            f"{path}: not UTF-8 text (byte {err.start}); save the file as UTF-8 in your editor"
+        ) from None
+    try:
+        tree = yaml.load(text, Loader=_UniqueKeyLoader) or {}  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML: {err}") from err
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(tree, dict):
         raise ParamsError(f"{path}: expected a mapping of keys to values at the top level")
     _absolutise_paths(tree, path.resolve().parent)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.config import BallotParams
+from evaluation.data.periods import period_text
 from evaluation.i18n import Language, format_quarter
 
 SIPAS_FACTORS = ("access", "procedures", "staff", "results", "feedback")
@@ -101,15 +102,22 @@ def wave_label(index: int | float) -> str:
     return str(pd.Period(ordinal=int(index), freq="Q"))
 
 
-def period_label(index: int | float, source: str = "", language: Language | None = None) -> str:
-    """A wave index as readers know it: a quarter for ballots, the period itself for a panel.
+def period_label(
+    index: int | float,
+    source: str = "",
+    language: Language | None = None,
+    period_format: str | None = None,
+) -> str:
+    """A wave index as readers know it: a quarter for ballots, the panel's own period for a panel.
 
     ``language=None`` gives the data label (``2019Q4``, as in params and tables); a language
-    gives the reader's label (``Q4/2019`` in Vietnamese).
+    gives the reader's label (``Q4/2019`` in Vietnamese). A panel's periods are written in its
+    ``period_format`` (``prepared.meta["period_format"]``: integer, quarter or month).
     """
     if source == "panel":
-        return str(int(index))
-    label = wave_label(index)
+        label = period_text(index, period_format or "integer")  # type: ignore[arg-type]
+    else:
+        label = wave_label(index)
     return label if language is None else format_quarter(label, language)
 
 
@@ -167,7 +175,10 @@ def commune_wave_panel(
         panel[c] = sums[f"_wy_{c}"] / sums[f"_wn_{c}"].where(sums[f"_wn_{c}"] > 0)
     panel = panel.reset_index()
     if admin is not None:
-        panel = panel.merge(admin, on=["commune_code", "wave"], how="left")
+        # Commune-waves with admin records but no ballot (a commune not surveyed that wave, or
+        # waves before a survey began) stay in: the admin outcomes are measured there.
+        panel = panel.merge(admin, on=["commune_code", "wave"], how="outer")
+        panel["n_ballots"] = panel["n_ballots"].fillna(0).astype("int64")
         panel = add_admin_outcomes(panel)
     panel["wave_index"] = wave_index(panel["wave"])
     keep = [
@@ -203,7 +214,10 @@ def add_admin_outcomes(panel: pd.DataFrame) -> pd.DataFrame:
         return scale * out[num].astype(float) / den_values.where(den_values > 0)
 
     if "ballot_roster" in out:
-        out["coverage"] = (out["n_ballots"] / out["ballot_roster"].astype(float)).clip(upper=1.0)
+        surveyed = out["n_ballots"] > 0  # no ballot at all: not surveyed that wave (not 0%)
+        out["coverage"] = (
+            (out["n_ballots"] / out["ballot_roster"].astype(float)).clip(upper=1.0).where(surveyed)
+        )
     out["pct_dossiers_on_time"] = ratio("dossiers_on_time", "dossiers_received")
     out["pct_condolence_on_time"] = ratio("condolence_on_time", "condolence_due")
     out["complaints_per_1000"] = ratio("complaints_attitude", "households_total", 1000.0)

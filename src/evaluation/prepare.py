@@ -156,12 +156,14 @@ def _window(
         hi = int(later.min() - 1) if len(later) else int(waves.max())
     else:
         hi = _window_bound(end, "analysis.window_end", period_format)
-    if hi < pilot_wave or lo >= pilot_wave:
+    # No period before the start is allowed (endline-only data): the sections that compare
+    # before and after declare it and say so; with no period from the start on nothing applies.
+    if hi < pilot_wave or lo > hi:
         text = {i: period_text(i, period_format) for i in (lo, hi, int(pilot_wave))}
         raise ParamsError(
             f"analysis.window_start/window_end give periods {text[lo]} to {text[hi]}, which do not "
-            f"span the start {text[int(pilot_wave)]}: widen the window so it has periods before "
-            "the start and from the start on"
+            f"reach the start {text[int(pilot_wave)]}: widen the window so it has periods from the "
+            "start on (and, for before/after comparisons, before it)"
         )
     return lo, hi
 

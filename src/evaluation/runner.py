@@ -27,7 +27,7 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
-from evaluation.analysis import skipped_sections
+from evaluation.analysis import CATALOGUE, skipped_sections
 from evaluation.analysis.checks import check_design
 from evaluation.config import PROJECT_ROOT, Params, load_params, params_to_yaml
 from evaluation.data.io import write_table, write_text
@@ -227,7 +227,12 @@ def run(
             save_prepared(prepared, work / "prepared")
             skipped = skipped_sections(prepared, params)
             manifest["skipped_sections"] = [
-                {"analysis": s.analysis, "reason": s.reason, "message": s.message("en")}
+                {
+                    "analysis": s.analysis,
+                    "page": CATALOGUE[s.analysis].page,
+                    "reason": s.reason,
+                    "message": s.message(params.language),
+                }
                 for s in skipped
             ]
             for section in skipped:
@@ -252,9 +257,14 @@ def run(
         manifest["timings_seconds"]["prepare"] = round(time.perf_counter() - t0, 2)
         _write_manifest(work, manifest)
 
+        previous = _previous_timings(parent, params.run_name)
         for index, notebook in enumerate(order):
             entry = manifest["notebooks"][index]
-            progress(f"[{index + 1}/{len(order)}] {notebook.stem}")
+            left = _time_left(previous, [p.stem for p in order[index:]])
+            progress(
+                f"[{index + 1}/{len(order)}] {notebook.stem} "
+                f"(elapsed {time.perf_counter() - started:.0f} s{left})"
+            )
             target = work / "notebooks" / notebook.name
             target.parent.mkdir(exist_ok=True)
             t0 = time.perf_counter()
@@ -281,9 +291,11 @@ def run(
                 message = f"notebook {notebook.stem} failed at {entry['error']}"
                 progress(f"  FAILED: {message}")
             entry["execute_seconds"] = round(time.perf_counter() - t0, 2)
+            if entry["status"] == "ok":
+                progress(f"  done in {entry['execute_seconds']:.1f} s")
             if target.exists():
                 t1 = time.perf_counter()
-                title = page_title(notebook.stem, params.language)
+                title = page_title(notebook.stem, params.language, params.data.source == "panel")
                 notebook_to_html(target, work / f"{notebook.stem}.html", params.language, title)
                 entry["render_seconds"] = round(time.perf_counter() - t1, 2)
             _write_manifest(work, manifest)
@@ -307,7 +319,9 @@ def run(
                 for p in sorted(work.rglob("*"))
                 if p.is_file() and p.name != "manifest.json" and "prepared" not in p.parts
             }
-        write_index(work, manifest, params.language, params.simulated)
+        write_index(
+            work, manifest, params.language, params.simulated, params.data.source == "panel"
+        )
         _write_manifest(work, manifest)
     except BaseException as err:  # any crash: the folder must not look complete
         manifest["status"] = "failed"
@@ -319,7 +333,39 @@ def run(
     final = parent / (name if ok else f"{name}-FAILED")
     os.replace(work, final)
     progress(f"{'done' if ok else 'FAILED'}: {final}")
+    if (final / "index.html").is_file():
+        progress(f"open {final / 'index.html'}")
     return RunResult(run_dir=final, ok=ok, manifest=manifest, message=message)
+
+
+def _previous_timings(parent: Path, run_name: str) -> dict[str, float]:
+    """Seconds each page took (execute + render) in the newest complete run of this name."""
+    manifests = sorted(
+        (
+            p
+            for p in parent.glob(f"{run_name}-*/manifest.json")
+            if not p.parent.name.endswith("FAILED")
+        ),
+        key=lambda p: p.stat().st_mtime,
+    )
+    for path in reversed(manifests):
+        try:
+            entries = json.loads(path.read_text("utf-8")).get("notebooks", [])
+        except (OSError, ValueError):
+            continue
+        return {
+            e["name"]: float(e.get("execute_seconds", 0)) + float(e.get("render_seconds", 0))
+            for e in entries
+            if e.get("status") == "ok"
+        }
+    return {}
+
+
+def _time_left(previous: dict[str, float], pages: list[str]) -> str:
+    """``; about N s left`` from the previous run's timings, or nothing without them."""
+    if not previous or any(p not in previous for p in pages):
+        return ""
+    return f"; about {sum(previous[p] for p in pages):.0f} s left, as last time"
 
 
 def _claim_run_folder(parent: Path, base: str) -> tuple[str, Path]:

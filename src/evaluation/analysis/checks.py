@@ -76,10 +76,38 @@ _BOOKKEEPING = {
 }
 
 
+def _column_rows(prepared: Prepared, params: Params) -> list[pd.DataFrame]:
+    """``analysis.cluster`` and ``inference.strata`` must name columns the data have."""
+    if is_panel(prepared):
+        return []  # a panel names its cluster and strata in data.panel (checked on reading)
+    columns = [
+        c for c in prepared.panel.columns if not pd.api.types.is_float_dtype(prepared.panel[c])
+    ]
+    rows = []
+    for key, value in (
+        ("analysis.cluster", params.analysis.cluster),
+        ("inference.strata", params.inference.strata),
+    ):
+        if value is None or value in prepared.panel:
+            continue
+        close = difflib.get_close_matches(value, columns, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        rows.append(
+            _params_row(
+                key,
+                value,
+                "not a column of the prepared commune data",
+                f"{hint}choose one of: {', '.join(columns)}"
+                + ("; or null for no strata" if key == "inference.strata" else ""),
+            )
+        )
+    return rows
+
+
 def design_problems(prepared: Prepared, params: Params) -> pd.DataFrame:
     """Problems of the design as problem-table rows (empty when every page can run)."""
     facts = data_facts(prepared, params)
-    rows = _outcome_rows(facts, params)
+    rows = _outcome_rows(facts, params) + _column_rows(prepared, params)
     unit = "units" if is_panel(prepared) else "communes"
     if facts.n_treated == 0:
         rows.append(

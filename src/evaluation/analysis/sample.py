@@ -159,3 +159,39 @@ def covariates(prepared: Prepared, params: Params) -> list[str]:
         if values.nunique() > 1:
             out.append(name)
     return out
+
+
+def before_after_panel(
+    prepared: Prepared,
+    frame: pd.DataFrame,
+    outcome: str,
+    covariates: list[str],
+    weights: str | None,
+) -> pd.DataFrame:
+    """One row per unit: its mean ``outcome`` before and from the start on, for the two-period
+    estimators (doubly robust DiD). Periods of ``frame`` before the start are "before"."""
+    from evaluation.estimators.doubly_robust import two_period_panel
+
+    pilot_wave = prepared.meta["pilot_wave"]
+    waves = sorted(frame["wave_index"].unique())
+    return two_period_panel(
+        frame,
+        outcome,
+        unit="commune_code",
+        time="wave_index",
+        pilot="pilot",
+        pre_periods=[w for w in waves if w < pilot_wave],
+        post_periods=[w for w in waves if w >= pilot_wave],
+        covariates=covariates,
+        weights=weights,
+    )
+
+
+def did_possible(frame: pd.DataFrame, outcome: str) -> bool:
+    """Whether ``outcome`` is observed before and after the start in treated and other units
+    (and in at least two units) of ``frame`` (``pilot``/``post`` flags): what a DiD needs."""
+    if outcome not in frame or not pd.api.types.is_numeric_dtype(frame[outcome]):
+        return False
+    rows = frame.dropna(subset=[outcome])
+    cells = rows.groupby([rows["pilot"] > 0, rows["post"] > 0]).size()
+    return len(cells) == 4 and rows["commune_code"].nunique() >= 2

@@ -8,13 +8,18 @@ problem can point at the exact row to fix. Raw files are only ever read.
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import tempfile
 import unicodedata
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 READABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
@@ -131,10 +136,69 @@ def write_table(frame: pd.DataFrame, target: str | Path) -> Path:
         elif target.suffix == ".csv":
             frame.to_csv(tmp, index=False, encoding="utf-8-sig")
         elif target.suffix == ".xlsx":
-            frame.to_excel(tmp, index=False, engine="openpyxl")
+            _write_xlsx_as_text(frame, tmp)
         else:
             raise ValueError(f"{target}: write CSV, Parquet or XLSX")
     return target
+
+
+#: The creation time written into every workbook (a fixed value keeps reruns byte-identical).
+_FIXED_TIME = datetime(2000, 1, 1)
+#: A cell starting with one of these is a formula to Excel: text from input files must stay text.
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def _write_xlsx_as_text(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write ``frame`` to XLSX; every text cell is a string cell, never a formula (a commune
+    name such as ``=HYPERLINK(...)`` from an input file stays inert text)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append([str(c) for c in frame.columns])
+    for row in frame.itertuples(index=False):
+        cells = []
+        for value in row:
+            if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+                cells.append(None)
+            elif isinstance(value, np.generic):
+                cells.append(value.item())
+            elif isinstance(value, pd.Timestamp):
+                cells.append(value.to_pydatetime())
+            elif isinstance(value, int | float | bool | str):
+                cells.append(value)
+            else:
+                cells.append(str(value))
+        sheet.append(cells)
+    for row in sheet.iter_rows(min_row=1):
+        for cell in row:
+            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+                cell.data_type = "s"  # openpyxl would otherwise store it as a formula
+    book.properties.created = _FIXED_TIME  # same bytes on a rerun
+    buffer = io.BytesIO()
+    book.save(buffer)
+    _zip_with_fixed_times(buffer.getvalue(), path)
+
+
+def _zip_with_fixed_times(data: bytes, path: str | Path) -> None:
+    """Rewrite a zip (an XLSX) with every member dated :data:`_FIXED_TIME`, so identical
+    tables give identical files."""
+    stamp = _FIXED_TIME.timetuple()[:6]
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as source,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for member in source.infolist():
+            info = zipfile.ZipInfo(member.filename, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            content = source.read(member.filename)
+            if member.filename == "docProps/core.xml":  # openpyxl stamps the save time here
+                content = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(<)",
+                    rb"\g<1>" + _FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\g<2>",
+                    content,
+                )
+            target.writestr(info, content)
 
 
 def write_text(text: str, target: str | Path) -> Path:

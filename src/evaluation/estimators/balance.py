@@ -15,9 +15,16 @@ Conventions (printed beside every balance table):
 * **p-value** of the difference: OLS (WLS with weights) of the covariate on a pilot dummy; with
   ``cluster`` the covariance is cluster-robust (CR1, statsmodels) with a t reference
   distribution on G - 1 degrees of freedom, as fixest does; without it, classical OLS (the
-  pooled two-sample t-test when unweighted).
+  pooled two-sample t-test when unweighted). With ``cluster``, a group of fewer than two
+  clusters leaves the p-value undefined (NaN): with one treated cluster its residuals are zero
+  and the cluster-robust variance sees only the other group (badly oversized tests).
+* **Undefined statistics** are NaN, never an error: a group of one row has no standard
+  deviation, so its standardised difference and variance ratio are NaN too; the means and
+  their difference remain.
 * **Joint test**: linear probability regression of the pilot dummy on all covariates; F test (or
-  cluster-robust Wald F) that all slopes are zero. Returned in ``DataFrame.attrs``.
+  cluster-robust Wald F) that all slopes are zero. Returned in ``DataFrame.attrs``; NaN when a
+  group has fewer than two clusters (with ``cluster``) or the regression has no residual
+  degrees of freedom.
 """
 
 from __future__ import annotations
@@ -61,6 +68,13 @@ def _group_indicator(values: pd.Series, group: str) -> np.ndarray:
     if len(uniq) < 2:
         raise ValueError(f"group column {group!r} needs both pilot (1) and comparison (0) rows.")
     return values.to_numpy(dtype=float)
+
+
+def _enough_clusters(d: np.ndarray, groups: np.ndarray | None) -> bool:
+    """Whether each group has at least two clusters (always True without clustering)."""
+    if groups is None:
+        return True
+    return all(np.unique(groups[d == g]).size >= 2 for g in (0.0, 1.0))
 
 
 def weighted_mean_var(x: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float]:
@@ -141,7 +155,7 @@ def balance_table(
         pooled = np.sqrt((s1_raw + s0_raw) / 2)
         groups = None if cluster is None else pd.factorize(base[cluster][ok])[0]
         p_value = np.nan
-        if pil.sum() >= 1 and com.sum() >= 1 and x.size > 2:
+        if pil.sum() >= 1 and com.sum() >= 1 and x.size > 2 and _enough_clusters(d, groups):
             fit = _fit(x, sm.add_constant(d, has_constant="add"), w, groups)
             p_value = float(np.asarray(fit.pvalues)[1])
         rows.append(
@@ -188,8 +202,17 @@ def joint_balance_test(
     x = sm.add_constant(data[list(covariates)].to_numpy(float), has_constant="add")
     w = None if weights is None else data[weights].to_numpy(float)
     groups = None if cluster is None else pd.factorize(data[cluster])[0]
-    fit = _fit(d, x, w, groups)
     k = len(covariates)
+    if not _enough_clusters(d, groups) or len(data) <= k + 1:
+        nan = float("nan")
+        return {
+            "joint_f": nan,
+            "joint_p_value": nan,
+            "joint_df_num": float(k),
+            "joint_df_denom": nan,
+            "joint_n_obs": float(len(data)),
+        }
+    fit = _fit(d, x, w, groups)
     restriction = np.hstack([np.zeros((k, 1)), np.eye(k)])
     test = fit.f_test(restriction)
     return {

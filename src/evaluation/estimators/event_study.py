@@ -11,15 +11,22 @@ read it beside the Callaway-Sant'Anna estimates.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from evaluation.estimators.result import EffectEstimate
+from evaluation.estimators.result import EffectEstimate, term_frame
 from evaluation.estimators.twfe import Ssc, fit_within
 
-__all__ = ["event_term", "event_study", "parse_event_term"]
+__all__ = [
+    "contiguous_event_window",
+    "event_average",
+    "event_study",
+    "event_term",
+    "parse_event_term",
+]
 
 
 def event_term(e: int) -> str:
@@ -211,4 +218,73 @@ def event_study(
         model=fit.results,
         notes=tuple(notes) + fit.notes,
         diagnostics=diagnostics,
+    )
+
+
+def contiguous_event_window(event_times: Iterable[float], leads: int, lags: int) -> tuple[int, int]:
+    """The widest event window ``-leads' .. lags'`` the data fill without a gap.
+
+    Parameters
+    ----------
+    event_times : iterable of numbers
+        Event times observed for treated units (period minus first treated period; NaN ignored).
+    leads, lags : int
+        The window asked for (``-leads .. lags``, reference ``-1``).
+
+    Returns
+    -------
+    (int, int)
+        ``leads'`` <= ``leads``: the largest ``k`` with every event time ``-1 .. -k`` observed
+        (0 when ``-1`` is not); ``lags'`` <= ``lags``: the largest ``m`` with ``0 .. m`` observed
+        (-1 when ``0`` is not). With :func:`event_study`'s binned end points, the terms of
+        ``event_study(..., leads=leads', lags=lags')`` are then contiguous around the reference.
+    """
+    seen = {int(e) for e in np.asarray(list(event_times), float) if np.isfinite(e)}
+    k = 0
+    while k < leads and -(k + 1) in seen:
+        k += 1
+    m = -1
+    while m < lags and m + 1 in seen:
+        m += 1
+    return k, m
+
+
+def event_average(study: EffectEstimate, alpha: float = 0.05) -> EffectEstimate:
+    """The mean of the post-start event-time coefficients (``e+0 .. e+L``) with a Wald interval.
+
+    The variance comes from the study's fitted covariance (``study.model.cov_params()``) and the
+    interval and p-value use the normal reference, as the original interval of HonestDiD does.
+
+    Raises
+    ------
+    ValueError
+        When the study has no post-start term or no fitted model.
+    """
+    names = [str(n) for n in study.terms.index if parse_event_term(str(n)) >= 0]
+    if not names:
+        raise ValueError("the event study has no post-start term (e+0, e+1, ...) to average.")
+    if study.model is None:
+        raise ValueError("the event study carries no fitted model; refit it to average its terms.")
+    weights = np.full(len(names), 1.0 / len(names))
+    beta = np.asarray(study.model.params.loc[names], float)
+    cov = np.asarray(study.model.cov_params().loc[names, names], float)
+    theta = float(weights @ beta)
+    se = float(np.sqrt(weights @ cov @ weights))
+    z = stats.norm.ppf(1 - alpha / 2)
+    p_value = float(2 * stats.norm.sf(abs(theta / se))) if se > 0 else float("nan")
+    return EffectEstimate(
+        outcome=study.outcome,
+        estimand="ATT",
+        estimator="event_study_post_average",
+        terms=term_frame(
+            ["post_average"], [theta], [se], [theta - z * se], [theta + z * se], [p_value]
+        ),
+        n_obs=study.n_obs,
+        n_clusters=study.n_clusters,
+        n_treated_clusters=study.n_treated_clusters,
+        inference=(
+            f"mean of {names[0]}..{names[-1]} of the event study; Wald interval, normal "
+            f"reference; {study.inference}"
+        ),
+        diagnostics={"n_post_terms": float(len(names))},
     )

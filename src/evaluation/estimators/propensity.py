@@ -201,6 +201,12 @@ def ipw_weights(
     return pd.Series(w, index=s.index, name="weights")
 
 
+def effective_sample_size(weights: pd.Series | np.ndarray) -> float:
+    """Kish's effective sample size ``(sum w)^2 / sum w^2`` (NaN when every weight is 0)."""
+    w = np.asarray(weights, float)
+    return float(w.sum() ** 2 / np.sum(w**2)) if np.sum(w**2) > 0 else float("nan")
+
+
 def nearest_neighbour_match(
     scores: pd.Series,
     group: pd.Series | np.ndarray,

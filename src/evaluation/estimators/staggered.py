@@ -374,7 +374,9 @@ def group_time_att(
             "period, or 0 / NaN for never-treated units"
         )
     frame["id"] = data[unit].to_numpy() if unit is not None else np.arange(len(data))
-    frame["w"] = 1.0 if weights is None else pd.to_numeric(data[weights], errors="coerce")
+    frame["w"] = (
+        1.0 if weights is None else pd.to_numeric(data[weights], errors="coerce").to_numpy(float)
+    )
     frame["cl"] = data[cluster].to_numpy() if cluster is not None else frame["id"].to_numpy()
     for k, name in enumerate(covariates):
         frame[f"x{k}"] = pd.to_numeric(data[name], errors="coerce").to_numpy(float)
@@ -914,3 +916,237 @@ def aggregate(
         notes=tuple(notes),
         diagnostics=diagnostics,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Many re-assignments at once: the simple ATT under placebo adoption timings (size checks)
+# ---------------------------------------------------------------------------------------------
+
+
+def _masked_mean(values: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Mean over the masked units of ``values`` (S x n, zero outside the mask) -> (S,)."""
+    return values.sum(axis=1) / count
+
+
+def _batch_wls_rep(
+    y: np.ndarray, x: np.ndarray, ws: np.ndarray, count: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_wls_linear_rep` for S subsets at once: ``ws`` (S x n) are the subset weights
+    (zero outside the subset), ``x`` (n x k) fixed. Returns fitted (S x n), rep (S x n x k)."""
+    gram = np.einsum("sn,nj,nk->sjk", ws, x, x)
+    beta = np.linalg.solve(gram, np.einsum("sn,nj->sj", ws * y[None, :], x)[..., None])[..., 0]
+    fitted = beta @ x.T
+    inv = np.linalg.inv(gram / count[:, None, None])
+    rep = np.einsum("sn,nj,sjk->snk", ws * (y[None, :] - fitted), x, inv)
+    return fitted, rep
+
+
+def _batch_pscore(
+    d: np.ndarray, x: np.ndarray, w: np.ndarray, count: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_pscore` for S data sets at once (weighted logit by Newton's method).
+
+    ``d`` and ``w`` are S x n (``w`` zero outside each data set), ``x`` n x k fixed.
+    """
+    s, n = d.shape
+    k = x.shape[1]
+    if k == 1:
+        ps = np.repeat((np.sum(w * d, axis=1) / np.sum(w, axis=1))[:, None], n, axis=1)
+    else:
+        beta = np.zeros((s, k))
+        for _ in range(100):
+            p = 1 / (1 + np.exp(-(beta @ x.T)))
+            grad = np.einsum("sn,nj->sj", w * (d - p), x)
+            hess = np.einsum("sn,nj,nk->sjk", w * p * (1 - p), x, x)
+            step = np.linalg.solve(hess, grad[..., None])[..., 0]
+            beta = beta + step
+            if np.max(np.abs(step)) < 1e-11:
+                break
+        ps = 1 / (1 + np.exp(-(beta @ x.T)))
+    ps = np.minimum(ps, 1 - 1e-6)
+    info = np.einsum("sn,nj,nk->sjk", w * ps * (1 - ps), x, x)
+    inv = np.linalg.inv(info) * count[:, None, None]
+    rep = np.einsum("sn,nj,sjk->snk", w * (d - ps), x, inv)
+    return ps, rep
+
+
+def _batch_panel_2x2(
+    dy: np.ndarray, d: np.ndarray, mask: np.ndarray, x: np.ndarray, w: np.ndarray, method: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_panel_2x2` for S treated/control splits of the same units at once.
+
+    ``dy`` (n,), ``x`` (n x k) and ``w`` (n,) are fixed; ``d`` (treated) and ``mask`` (treated
+    or control) are S x n 0/1 arrays. Returns the S ATTs and their influence functions (S x n,
+    zero outside each mask), on the scale of :func:`_panel_2x2` (per unit of the mask).
+    """
+    count = mask.sum(axis=1)
+    wm = w[None, :] * mask
+    wn = wm / (wm.sum(axis=1) / count)[:, None]  # normalised to mean one over the mask
+    dyb = dy[None, :]
+    if method == "reg":
+        fitted, rep_or = _batch_wls_rep(dy, x, wn * (1 - d), count)
+        w1 = wn * d
+        m1 = _masked_mean(w1, count)
+        eta1 = _masked_mean(w1 * dyb, count) / m1
+        eta0 = _masked_mean(w1 * fitted, count) / m1
+        inf_treat = (w1 * dyb - w1 * eta1[:, None]) / m1[:, None]
+        moment = np.einsum("sn,nj->sj", w1, x) / count[:, None]
+        inf_cont = (
+            w1 * fitted - w1 * eta0[:, None] + np.einsum("snk,sk->sn", rep_or, moment)
+        ) / m1[:, None]
+        return eta1 - eta0, (inf_treat - inf_cont) * mask
+    ps, rep_ps = _batch_pscore(d, x, wn, count)
+    trim = np.where((d == 0) & (ps >= TRIM_LEVEL), 0.0, 1.0)
+    w1 = trim * wn * d
+    w0 = trim * wn * ps * (1 - d) / (1 - ps)
+    m1, m0 = _masked_mean(w1, count), _masked_mean(w0, count)
+    if method == "ipw":
+        eta1 = _masked_mean(w1 * dyb, count) / m1
+        eta0 = _masked_mean(w0 * dyb, count) / m0
+        inf_treat = (w1 * dyb - w1 * eta1[:, None]) / m1[:, None]
+        m2 = np.einsum("sn,nj->sj", w0 * (dyb - eta0[:, None]), x) / count[:, None]
+        inf_cont = (w0 * dyb - w0 * eta0[:, None] + np.einsum("snk,sk->sn", rep_ps, m2)) / m0[
+            :, None
+        ]
+        return eta1 - eta0, (inf_treat - inf_cont) * mask
+    fitted, rep_or = _batch_wls_rep(dy, x, wn * (1 - d), count)
+    resid = dyb - fitted
+    eta1 = _masked_mean(w1 * resid, count) / m1
+    eta0 = _masked_mean(w0 * resid, count) / m0
+    mean_w1x = np.einsum("sn,nj->sj", w1, x) / count[:, None]
+    inf_treat = (w1 * resid - w1 * eta1[:, None] - np.einsum("snk,sk->sn", rep_or, mean_w1x)) / m1[
+        :, None
+    ]
+    m2 = np.einsum("sn,nj->sj", w0 * (resid - eta0[:, None]), x) / count[:, None]
+    m3 = np.einsum("sn,nj->sj", w0, x) / count[:, None]
+    inf_cont = (
+        w0 * resid
+        - w0 * eta0[:, None]
+        + np.einsum("snk,sk->sn", rep_ps, m2)
+        - np.einsum("snk,sk->sn", rep_or, m3)
+    ) / m0[:, None]
+    return eta1 - eta0, (inf_treat - inf_cont) * mask
+
+
+def _batch_or_one_by_one(
+    dy: np.ndarray, d: np.ndarray, mask: np.ndarray, x: np.ndarray, w: np.ndarray, method: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_batch_panel_2x2`; when one draw's design is singular, draw by draw (NaN for it)."""
+    with np.errstate(all="ignore"):
+        try:
+            return _batch_panel_2x2(dy, d, mask, x, w, method)
+        except np.linalg.LinAlgError:
+            att, psi = np.full(len(d), np.nan), np.full(d.shape, np.nan)
+            for j in range(len(d)):
+                try:
+                    a, p = _batch_panel_2x2(dy, d[j : j + 1], mask[j : j + 1], x, w, method)
+                except np.linalg.LinAlgError:
+                    continue
+                att[j], psi[j] = a[0], p[0]
+            return att, psi
+
+
+def simple_att_draws(
+    y: np.ndarray,
+    w: np.ndarray,
+    x: np.ndarray,
+    periods: np.ndarray,
+    groups: np.ndarray,
+    cluster: np.ndarray,
+    control_group: ControlGroup = "never_treated",
+    method: Method = "dr",
+    chunk_cells: int = 2_000_000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The simple (overall) ATT and its analytic standard error for many adoption timings.
+
+    Equals :func:`group_time_att` (balanced panel, no anticipation, either base period: the
+    simple ATT only uses post-adoption cells, which always compare with the last period before
+    adoption) followed by :func:`aggregate` ``kind="simple"`` -- for every row of ``groups`` at
+    once, re-using the outcome, weight and covariate arrays. Made for size checks, where the
+    same units are re-assigned placebo adoption timings hundreds of times.
+
+    Parameters
+    ----------
+    y, w : numpy.ndarray
+        ``n_units x n_periods`` outcomes and weights of a balanced panel (no missing values).
+    x : numpy.ndarray
+        ``n_units x n_periods x k`` covariates, the first column the intercept (ones).
+    periods : numpy.ndarray
+        The ``n_periods`` integer periods, ascending.
+    groups : numpy.ndarray
+        ``S x n_units`` first treated period of each unit in each draw (0 = never treated).
+        Every draw must leave at least one unit never treated.
+    cluster : numpy.ndarray
+        ``n_units`` integer cluster codes (0 .. G-1).
+    control_group, method
+        As in :func:`group_time_att`.
+    chunk_cells : int
+        Largest number of draw x unit x covariate values held at once (memory bound).
+
+    Returns
+    -------
+    estimate, std_error : numpy.ndarray
+        ``S`` simple ATTs and standard errors (NaN for draws where a cell could not be estimated).
+    """
+    y, w, x = np.asarray(y, float), np.asarray(w, float), np.asarray(x, float)
+    groups = np.atleast_2d(np.asarray(groups, float))
+    periods = np.asarray(periods, float)
+    n = y.shape[0]
+    if not (w.shape == y.shape and x.shape[:2] == y.shape and groups.shape[1] == n):
+        raise ValueError("y, w (n x T), x (n x T x k) and groups (S x n) must agree in shape")
+    if not (np.isfinite(y).all() and np.isfinite(w).all() and np.isfinite(x).all()):
+        raise ValueError("y, w and x must be complete (a balanced panel without missing values)")
+    if not (groups == 0).any(axis=1).all():
+        raise ValueError("every draw must leave at least one never-treated unit")
+    glist = np.unique(groups[groups > 0])
+    cells = [
+        (g, int(np.flatnonzero(periods < g)[-1]), t_idx)
+        for g in glist
+        if (periods < g).any()
+        for t_idx in np.flatnonzero(periods >= g)
+    ]
+    if not cells:
+        raise ValueError("no adoption period has an earlier period to compare with")
+    n_clusters = int(cluster.max()) + 1
+    codes = np.asarray(cluster, int)
+    unit_weight = w[:, 0]
+    k = x.shape[2]
+    step = max(1, chunk_cells // max(1, n * k * max(1, len(cells) // 4)))
+    estimates, errors = [], []
+    for start in range(0, len(groups), step):
+        block = groups[start : start + step]
+        s = len(block)
+        never = block == 0
+        att = np.empty((s, len(cells)))
+        inf = np.empty((s, n, len(cells)))
+        for c, (g, pre, t_idx) in enumerate(cells):
+            d = (block == g).astype(float)
+            control = never.copy()
+            if control_group == "not_yet_treated":
+                control |= (block > periods[t_idx]) & (block != g)
+            mask = ((d > 0) | control).astype(float)
+            dy = y[:, t_idx] - y[:, pre]
+            a, psi = _batch_or_one_by_one(dy, d, mask, x[:, pre], w[:, pre], method)
+            att[:, c] = a
+            inf[:, :, c] = n / mask.sum(axis=1)[:, None] * psi
+        cell_group = np.array([g for g, _, _ in cells])
+        member = block[:, :, None] == cell_group[None, None, :]  # s x n x cells
+        pg = np.mean(unit_weight[None, :, None] * member, axis=1)  # s x cells
+        total = pg.sum(axis=1)
+        weights = pg / total[:, None]
+        est = np.sum(att * weights, axis=1)
+        numerator = unit_weight[None, :, None] * member - pg[:, None, :]
+        wif = (
+            numerator / total[:, None, None]
+            - numerator.sum(axis=2)[:, :, None] * (pg / total[:, None] ** 2)[:, None, :]
+        )
+        total_inf = np.einsum("snc,sc->sn", inf, weights) + np.einsum("snc,sc->sn", wif, att)
+        sums = np.zeros((s, n_clusters))
+        for j in range(s):
+            sums[j] = np.bincount(codes, weights=total_inf[j], minlength=n_clusters)
+        se = np.sqrt(np.sum(sums**2, axis=1)) / n
+        bad = ~np.isfinite(att).all(axis=1) | ~np.isfinite(se) | (se <= 0)
+        est[bad], se[bad] = np.nan, np.nan
+        estimates.append(est)
+        errors.append(se)
+    return np.concatenate(estimates), np.concatenate(errors)

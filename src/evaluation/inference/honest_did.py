@@ -853,3 +853,38 @@ def breakdown_value(
         else:
             low = mid
     return float(high)
+
+
+def event_study_coefficients(
+    names: Sequence[str],
+    betahat: Sequence[float] | np.ndarray,
+    sigma: np.ndarray,
+    l_vec: Sequence[float] | np.ndarray | None = None,
+) -> EventStudyCoefficients:
+    """HonestDiD input from event-study terms named ``e-k .. e-2, e+0 .. e+L`` (reference e-1).
+
+    ``l_vec`` defaults to the mean of the post-start terms. Raises ValueError unless the terms
+    are contiguous leads up to ``e-2`` (at least one) and lags from ``e+0``, the layout
+    Rambachan and Roth assume (no empty event time, reference ``e-1`` omitted).
+    """
+    times = []
+    for name in names:
+        text = str(name)
+        if not (text.startswith("e") and text[1:2] in "+-"):
+            raise ValueError(f"{text!r} is not an event-time term like 'e-2' or 'e+0'.")
+        times.append(int(text[1:]))
+    pre = [e for e in times if e < 0]
+    post = [e for e in times if e >= 0]
+    if (
+        not pre
+        or not post
+        or times != pre + post
+        or pre != list(range(min(pre), -1))
+        or post != list(range(0, max(post) + 1))
+    ):
+        raise ValueError(
+            f"event terms {list(names)} are not contiguous leads up to e-2 and lags from e+0; "
+            "HonestDiD needs the reference period e-1 and no empty event time"
+        )
+    weights = np.full(len(post), 1.0 / len(post)) if l_vec is None else l_vec
+    return EventStudyCoefficients.build(betahat, sigma, len(pre), len(post), weights)

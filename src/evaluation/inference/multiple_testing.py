@@ -135,6 +135,108 @@ def cluster_bootstrap_t(
     return est, est / se, t_boot
 
 
+def demeaned_bootstrap_t(
+    y: np.ndarray,
+    x: np.ndarray,
+    clusters: np.ndarray,
+    n_boot: int,
+    seed: int,
+    max_draws: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One-regressor CR1 t-statistics per outcome and their pairs cluster bootstrap.
+
+    For each outcome ``k`` the slope of ``y[:, k]`` on ``x[:, k]`` without a constant (data
+    already demeaned by the fixed effects, so the slope is the two-way fixed-effects coefficient
+    by Frisch-Waugh-Lovell) uses only the rows where both are observed: each outcome keeps its
+    own sample, so one sparse outcome does not shrink the others. Standard errors are CR1 with
+    ``G / (G - 1)`` (``G`` clusters holding the outcome; no regressor is counted besides the
+    slope, pyfixest's ``k_fixef="none"``). The bootstrap resamples whole clusters with
+    replacement (the same draw for every outcome, keeping their correlation; a cluster drawn
+    twice counts as two clusters) and returns ``(b* - b) / se*``. Draws in which some outcome's
+    regressor has no variation or fewer than two clusters are discarded and redrawn.
+
+    Parameters
+    ----------
+    y, x : numpy.ndarray, shape (n, K)
+        Demeaned outcomes and the demeaned regressor for each outcome (NaN where missing).
+    clusters : numpy.ndarray, shape (n,)
+        Integer cluster codes ``0 .. G-1``.
+    n_boot : int
+        Valid bootstrap draws to return.
+    seed : int
+        Seed of the draws.
+    max_draws : int, optional
+        Draws tried at most before giving up (default ``20 * n_boot``).
+
+    Returns
+    -------
+    estimates, std_errors : numpy.ndarray, shape (K,)
+    t_boot : numpy.ndarray, shape (n_boot, K)
+
+    Raises
+    ------
+    ValueError
+        On mismatched shapes, an outcome without a usable observation, or when ``max_draws``
+        draws give fewer than ``n_boot`` valid ones.
+    """
+    y = np.asarray(y, float)
+    x = np.asarray(x, float)
+    if y.ndim == 1:
+        y, x = y[:, None], x[:, None]
+    codes = np.asarray(clusters, int)
+    if y.shape != x.shape or codes.shape != (y.shape[0],):
+        raise ValueError(f"y {y.shape}, x {x.shape} and clusters {codes.shape} do not match.")
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}.")
+    ok = np.isfinite(y) & np.isfinite(x)
+    x0, y0 = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
+    n_clusters = int(codes.max()) + 1
+    k = y.shape[1]
+
+    def per_cluster(values: np.ndarray) -> np.ndarray:
+        out = np.zeros((n_clusters, k))
+        np.add.at(out, codes, values)
+        return out
+
+    sxx, sxy, present = per_cluster(x0 * x0), per_cluster(x0 * y0), per_cluster(ok * 1.0) > 0
+
+    def fit(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xx = m @ sxx
+            beta = (m @ sxy) / xx
+            meat = m @ (sxy * sxy) - 2 * beta * (m @ (sxy * sxx)) + beta**2 * (m @ (sxx * sxx))
+            g = m @ present
+            se = np.sqrt(g / (g - 1) * np.maximum(meat, 0.0)) / xx
+        return beta, se
+
+    est, se = fit(np.ones((1, n_clusters)))
+    est, se = est[0], se[0]
+    if not (np.all(np.isfinite(est)) and np.all(np.isfinite(se)) and np.all(se > 0)):
+        raise ValueError("some outcome has no usable observation or no variation in x; drop it.")
+    rng = np.random.default_rng(seed)
+    max_draws = 20 * n_boot if max_draws is None else max_draws
+    chunk = max(1, min(n_boot, 2_000_000 // n_clusters))
+    kept: list[np.ndarray] = []
+    n_kept = tried = 0
+    while n_kept < n_boot:
+        if tried >= max_draws:
+            raise ValueError(
+                f"only {n_kept} of {tried} bootstrap draws had variation in every outcome; "
+                f"{n_boot} were asked for."
+            )
+        size = min(chunk, max_draws - tried)
+        draws = rng.integers(0, n_clusters, (size, n_clusters))
+        m = np.zeros((size, n_clusters))
+        np.add.at(m, (np.repeat(np.arange(size), n_clusters), draws.ravel()), 1.0)
+        beta_b, se_b = fit(m)
+        t_b = (beta_b - est) / se_b
+        valid = np.all(np.isfinite(t_b), axis=1) & np.all(se_b > 0, axis=1)
+        kept.append(t_b[valid])
+        n_kept += int(valid.sum())
+        tried += size
+    return est, se, np.concatenate(kept)[:n_boot]
+
+
 def multiple_testing_frame(
     outcomes: Sequence[str],
     estimates: Sequence[float] | np.ndarray,

@@ -32,11 +32,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
+from scipy import sparse, stats
 
 from evaluation.inference.cluster_robust import PanelDesign, panel_design
 
-__all__ = ["RandomizationResult", "RIEngine", "count_assignments", "randomization_inference"]
+__all__ = [
+    "InteractionTest",
+    "RIEngine",
+    "RandomizationResult",
+    "count_assignments",
+    "group_randomization_inference",
+    "interaction_randomization",
+    "randomization_inference",
+]
 
 #: Draws within this relative distance of |t| count as ties (as extreme as the observed).
 _TIE_TOLERANCE = 1e-9
@@ -446,3 +454,389 @@ def _crossing(p_at, estimate: float, step: float, alpha: float) -> float:
         else:
             outer = mid
     return inner
+
+
+# --------------------------------------------------------------------------- subgroups
+
+
+#: Columns of :func:`group_randomization_inference`.
+GROUP_COLUMNS = [
+    "group",
+    "n_treated_units",
+    "n_units",
+    "estimate",
+    "t_stat",
+    "ri_p_value",
+    "ri_assignments",
+    "ri_enumerated",
+]
+
+
+def group_randomization_inference(
+    data: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    unit: str,
+    time: str,
+    group: str,
+    cluster: str | None = None,
+    weights: str | None = None,
+    budget: int = 9_999,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Randomisation test of each group's effect, re-assigning its pilots within the group.
+
+    For every level of ``group`` holding treated units, the sample is that group's units plus
+    every never-treated unit of the other groups; the test re-assigns which units *of that
+    group* were treated (as many as there were, same start waves): how often would the group's
+    own units, drawn at random, look as extreme (CRV1 ``|t|``) as its real pilots? It is the
+    only test that keeps its size with 1-3 treated units in a group.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Ballot- or cell-level panel.
+    outcome, treatment, unit, time : str
+        Columns; ``treatment`` is 0/1 and absorbing.
+    group : str
+        Column constant within units (commune type, district, a binned moderator).
+    cluster, weights, budget, seed, alpha
+        As in :func:`randomization_inference`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`GROUP_COLUMNS`, one row per group with treated units (sorted by group).
+    """
+    for name, column in {"group": group, "unit": unit, "treatment": treatment}.items():
+        if column not in data:
+            raise ValueError(f"{name}={column!r} is not a column of the data.")
+    frame = data.dropna(subset=[group])
+    ever = frame.groupby(unit)[treatment].transform("max") > 0
+    labels = frame[group].astype(str)
+    rows = []
+    for level in sorted(labels[ever].unique()):
+        sample = frame[~ever | (labels == level)]
+        result = randomization_inference(
+            sample,
+            outcome,
+            treatment,
+            unit=unit,
+            time=time,
+            cluster=cluster,
+            strata=group,
+            weights=weights,
+            budget=budget,
+            seed=seed,
+            alpha=alpha,
+            confint=False,
+        )
+        rows.append(
+            {
+                "group": str(level),
+                "n_treated_units": result.n_treated_units,
+                "n_units": int(sample.loc[labels == level, unit].nunique()),
+                "estimate": result.estimate,
+                "t_stat": result.t_stat,
+                "ri_p_value": result.p_value,
+                "ri_assignments": result.n_assignments,
+                "ri_enumerated": result.enumerated,
+            }
+        )
+    return pd.DataFrame(rows, columns=GROUP_COLUMNS)
+
+
+# --------------------------------------------------------------------------- interactions
+
+
+@dataclass(frozen=True)
+class InteractionTest:
+    """Test that the effect does not change with a unit moderator, and the size of its CRV1 test.
+
+    Attributes
+    ----------
+    moderator : str
+        The moderator column (constant within units).
+    slope, t_stat : float
+        Coefficient on ``treatment x moderator`` in the TWFE model with ``treatment`` and the
+        interaction, and its CRV1 t statistic (statsmodels' small-sample factor: every unit and
+        wave dummy counted in K, as :func:`evaluation.estimators.heterogeneity.effect_by_moderator`).
+    df : int
+        Degrees of freedom of the t reference (clusters - 1).
+    p_value : float
+        CRV1 p-value of the slope, t(G-1).
+    ri_p_value : float
+        Randomisation p-value of "the effect is the same in every treated unit": the average
+        (TWFE) effect is removed from the treated cells and the treated units are re-assigned
+        within strata ``n_sims`` times; ``(1 + #|t| >= |t_obs|) / (1 + n_sims)``.
+    size_placebo, size_effect_removed : float
+        Rejection rate of the CRV1 slope test at ``alpha`` under a true null: placebo treated
+        units drawn among the untreated ones (same number per stratum), and the re-assignments
+        of the RI test. NaN when a null cannot be built (no untreated units to draw).
+    n_sims : int
+        Simulated assignments per null design.
+    alpha : float
+        Level of the tests.
+    """
+
+    moderator: str
+    slope: float
+    t_stat: float
+    df: int
+    p_value: float
+    ri_p_value: float
+    size_placebo: float
+    size_effect_removed: float
+    n_sims: int
+    alpha: float
+
+    @property
+    def worst_size(self) -> float:
+        """The rejection rate farthest from ``alpha`` over the null designs (NaN if none)."""
+        rates = [r for r in (self.size_placebo, self.size_effect_removed) if np.isfinite(r)]
+        if not rates:
+            return math.nan
+        return max(rates, key=lambda r: abs(r - self.alpha))
+
+    def size_ok(self, band: tuple[float, float]) -> bool:
+        """Whether every measured rejection rate lies in ``band`` (False when none measured)."""
+        rates = [r for r in (self.size_placebo, self.size_effect_removed) if np.isfinite(r)]
+        return bool(rates) and all(band[0] <= r <= band[1] for r in rates)
+
+
+class _SlopeEngine:
+    """CRV1 t of the interaction slope for many assignments at once (Frisch-Waugh-Lovell).
+
+    The wave dummies are partialled out once; each assignment needs its treatment and
+    treatment x moderator columns demeaned within unit, two 2x2 normal equations and the
+    cluster scores of the slope.
+    """
+
+    def __init__(self, design: PanelDesign, m_unit: np.ndarray, starts: np.ndarray) -> None:
+        self.design = design
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.m_cell = np.asarray(m_unit, dtype=np.float64)[design.unit]
+        zt = design.zt
+        self._q_inv = np.linalg.pinv(zt.T @ zt) if zt.shape[1] else np.zeros((0, 0))
+        self.yres = self._residualise(design.yt)
+        n_cells = design.n_cells
+        self._to_cluster = sparse.csr_matrix(
+            (np.ones(n_cells), (design.cluster, np.arange(n_cells))),
+            shape=(design.n_clusters, n_cells),
+        )
+        # statsmodels' factor with every dummy in K: const + (units-1) + waves-1 + 2 terms
+        g, n = design.n_clusters, design.n_obs
+        k = design.n_units + design.z_raw.shape[1] + 2
+        self.ssc = g / (g - 1) * (n - 1) / (n - k)
+        self.df = g - 1
+
+    def _residualise(self, x: np.ndarray) -> np.ndarray:
+        zt = self.design.zt
+        if not zt.shape[1]:
+            return x
+        return x - zt @ (self._q_inv @ (zt.T @ x))
+
+    def _columns(self, assignments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        design = self.design
+        label = assignments[:, design.unit].T  # (cells, R)
+        start = np.where(label > 0, self.starts[np.maximum(label - 1, 0)], np.iinfo(np.int64).max)
+        d = (design.time[:, None] >= start).astype(np.float64)
+        x1 = self._residualise(design.sw[:, None] * design.within(d))
+        x2 = self._residualise(design.sw[:, None] * design.within(d * self.m_cell[:, None]))
+        return x1, x2
+
+    def slopes(
+        self, assignments: np.ndarray, y: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Slope, its CRV1 t and the average-effect coefficient (treatment alone) per assignment.
+
+        ``y`` (cell level) replaces the design's outcome.
+        """
+        yres = self.yres if y is None else self._residualise(self.design.sw * self.design.within(y))
+        assignments = np.asarray(assignments, dtype=np.int64)
+        out = np.empty((assignments.shape[0], 3))
+        for start in range(0, assignments.shape[0], 256):
+            x1, x2 = self._columns(assignments[start : start + 256])
+            a11 = np.einsum("cr,cr->r", x1, x1)
+            a12 = np.einsum("cr,cr->r", x1, x2)
+            a22 = np.einsum("cr,cr->r", x2, x2)
+            b1, b2 = yres @ x1, yres @ x2
+            with np.errstate(divide="ignore", invalid="ignore"):
+                det = a11 * a22 - a12**2
+                beta1 = (a22 * b1 - a12 * b2) / det
+                beta2 = (a11 * b2 - a12 * b1) / det
+                resid = yres[:, None] - x1 * beta1 - x2 * beta2
+                contrast = (a11 * x2 - a12 * x1) / det
+                scores = np.asarray(self._to_cluster @ (contrast * resid))
+                se = np.sqrt(self.ssc * np.sum(scores**2, axis=0))
+                t_stat = beta2 / se
+                average = b1 / a11
+            singular = ~(np.abs(det) > 1e-10 * np.maximum(a11 * a22, 1e-300))
+            t_stat[singular] = np.nan
+            beta2[singular] = np.nan
+            out[start : start + 256] = np.column_stack([beta2, t_stat, average])
+        return out[:, 0], out[:, 1], out[:, 2]
+
+
+def _unit_values(frame: pd.DataFrame, unit: str, column: str, design: PanelDesign) -> np.ndarray:
+    values = frame.groupby(unit)[column].first()
+    return values.loc[design.unit_values].to_numpy(dtype=np.float64)
+
+
+def interaction_randomization(
+    data: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    unit: str,
+    time: str,
+    moderator: str,
+    cluster: str | None = None,
+    strata: str | None = None,
+    weights: str | None = None,
+    n_sims: int = 500,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> InteractionTest:
+    """Does the effect change with a unit moderator? CRV1 slope test, its size on this design,
+    and a randomisation p-value.
+
+    The model is the TWFE DiD with ``treatment`` and ``treatment x moderator`` (unit and time
+    fixed effects; a moderator constant within units needs no main effect). Two null designs
+    measure how often the CRV1 t(G-1) test of the slope rejects at ``alpha`` when nothing
+    varies: ``placebo`` (the real treated units removed, placebo ones drawn among the others,
+    same number per stratum and start wave) and ``effect_removed`` (the average effect
+    subtracted from the treated cells, treated units re-assigned within strata). The second
+    design's draws also give the randomisation p-value of the observed slope.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per unit-period (or per ballot: cells are collapsed exactly).
+    outcome, treatment, unit, time : str
+        Columns; ``treatment`` 0/1 and absorbing.
+    moderator : str
+        Numeric column constant within units.
+    cluster : str, optional
+        Cluster column (default ``unit``).
+    strata : str, optional
+        Column whose levels keep their number of treated units in every draw.
+    weights : str, optional
+        Positive weights.
+    n_sims : int
+        Draws per null design.
+    seed : int
+        Seed of the draws.
+    alpha : float
+        Level of the tests.
+
+    Returns
+    -------
+    InteractionTest
+
+    Raises
+    ------
+    ValueError
+        Missing columns, a moderator that varies within a unit, or that takes one value over
+        the treated units (the slope is not identified).
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1 (e.g. 0.05), got {alpha!r}.")
+    if n_sims < 1:
+        raise ValueError(f"n_sims must be a positive number of draws, got {n_sims!r}.")
+    for name, column in {"moderator": moderator, "unit": unit}.items():
+        if column not in data:
+            raise ValueError(f"{name}={column!r} is not a column of the data.")
+    used = [c for c in (outcome, treatment, unit, time, moderator, cluster, weights, strata) if c]
+    frame = data[list(dict.fromkeys(used))].dropna().copy()
+    if (frame.groupby(unit)[moderator].nunique() > 1).any():
+        raise ValueError(f"moderator={moderator!r} must be constant within each {unit!r}.")
+    design = panel_design(frame, outcome, treatment, unit, time, cluster, weights)
+    first, starts = _unit_cohorts(design)
+    labels = np.where(first >= 0, np.searchsorted(starts, first) + 1, 0)
+    m_unit = _unit_values(frame, unit, moderator, design)
+    if np.unique(m_unit[labels > 0]).size < 2:
+        raise ValueError(
+            f"moderator={moderator!r} takes one value over the treated units: the slope is not "
+            "identified."
+        )
+    strata_codes = _strata_codes(frame, unit, strata, design)
+    engine = _SlopeEngine(design, m_unit, starts)
+    slope, t_obs, average = (v[0] for v in engine.slopes(labels[None, :]))
+    rng_placebo, rng_removed = np.random.default_rng(seed).spawn(2)
+
+    def rate(t_values: np.ndarray, df: int) -> float:
+        ok = np.isfinite(t_values)
+        if not ok.any():
+            return math.nan
+        return float(np.mean(2 * stats.t.sf(np.abs(t_values[ok]), df) <= alpha))
+
+    # effect removed: the average effect taken out of the treated cells, units re-assigned
+    draws = draw_assignments(labels, strata_codes, n_sims, rng_removed)
+    _, t_removed, _ = engine.slopes(draws, design.y - average * design.d)
+    finite = t_removed[np.isfinite(t_removed)]
+    ri_p = (1 + int(np.sum(np.abs(finite) >= abs(t_obs) * (1 - _TIE_TOLERANCE)))) / (
+        1 + len(finite)
+    )
+    size_removed = rate(t_removed, engine.df)
+    size_placebo = _placebo_slope_size(
+        frame,
+        design,
+        labels,
+        strata_codes,
+        starts,
+        m_unit,
+        moderator,
+        rate,
+        n_sims,
+        rng_placebo,
+        (outcome, unit, time, cluster, weights),
+    )
+    return InteractionTest(
+        moderator=moderator,
+        slope=float(slope),
+        t_stat=float(t_obs),
+        df=int(engine.df),
+        p_value=float(2 * stats.t.sf(abs(t_obs), engine.df)),
+        ri_p_value=float(ri_p),
+        size_placebo=size_placebo,
+        size_effect_removed=size_removed,
+        n_sims=int(n_sims),
+        alpha=float(alpha),
+    )
+
+
+def _placebo_slope_size(
+    frame, design, labels, strata_codes, starts, m_unit, moderator, rate, n_sims, rng, columns
+) -> float:
+    """Rejection rate of the CRV1 slope test with placebo treated units among the others."""
+    outcome, unit, time, cluster, weights = columns
+    keep = labels == 0
+    placebo = np.zeros(int(keep.sum()), dtype=np.int64)
+    kept_strata = strata_codes[keep]
+    for s in np.unique(strata_codes):
+        wanted = labels[(strata_codes == s) & (labels > 0)]
+        slots = np.flatnonzero(kept_strata == s)
+        placebo[slots[: min(len(wanted), len(slots))]] = wanted[: len(slots)]
+    if int((placebo > 0).sum()) < 2 or np.unique(m_unit[keep]).size < 2:
+        return math.nan
+    values = design.unit_values[keep]
+    subset = frame[frame[unit].isin(values)].copy()
+    draws = draw_assignments(placebo, kept_strata, n_sims, rng)
+    start_values = design.time_values[starts]
+    # a first draw as the design's treatment (its rank check needs a varying treatment)
+    lookup = pd.Series(draws[0], index=values)
+    label = subset[unit].map(lookup).to_numpy()
+    start_of = np.where(label > 0, start_values[np.maximum(label - 1, 0)], None)
+    subset["_placebo_"] = [
+        int(s is not None and tv >= s) for tv, s in zip(subset[time], start_of, strict=True)
+    ]
+    try:
+        sub = panel_design(subset, outcome, "_placebo_", unit, time, cluster, weights)
+    except ValueError:
+        return math.nan
+    # units of the subset design are the kept units in the same (sorted) order
+    order = pd.Index(values).get_indexer(sub.unit_values)
+    engine = _SlopeEngine(sub, m_unit[keep][order], np.searchsorted(sub.time_values, start_values))
+    _, t_values, _ = engine.slopes(draws[:, order])
+    return rate(t_values, engine.df)

@@ -64,6 +64,7 @@ from evaluation.inference.randomization import (
 
 __all__ = [
     "DEFAULT_METHODS",
+    "applicable_methods",
     "DEFAULT_PREFERENCE",
     "HeadlineVerdict",
     "NULL_DESIGNS",
@@ -98,6 +99,10 @@ DEFAULT_PREFERENCE: tuple[str, ...] = (
 )
 
 NULL_DESIGNS: tuple[str, ...] = ("placebo", "effect_removed")
+
+#: Why a method is left out of a design (message keys under ``inference.left_out``).
+LEFT_OUT_ONE_CLUSTER = "inference.left_out.one_treated_cluster"
+LEFT_OUT_WELCH = "inference.left_out.welch_units"
 
 SIZE_COLUMNS: list[str] = [
     "null_design",
@@ -289,7 +294,7 @@ def measure_size(
     strata: str | None = "district",
     weights: str | None = None,
     covariates: Sequence[str] = (),
-    methods: Sequence[str] = DEFAULT_METHODS,
+    methods: Sequence[str] | None = None,
     nulls: Sequence[str] = NULL_DESIGNS,
     n_sims: int = 500,
     seed: int = 0,
@@ -313,8 +318,9 @@ def measure_size(
         Positive weights.
     covariates : sequence of str
         Numeric controls.
-    methods : sequence of str
-        Subset of :data:`DEFAULT_METHODS`.
+    methods : sequence of str, optional
+        Subset of :data:`DEFAULT_METHODS`; None = every method that can run on this design
+        (:func:`applicable_methods`: randomisation inference only with one treated cluster).
     nulls : sequence of str
         Subset of :data:`NULL_DESIGNS`.
     n_sims : int
@@ -334,6 +340,10 @@ def measure_size(
         Columns :data:`SIZE_COLUMNS`, one row per null design and method; ``mc_se`` is the
         binomial Monte Carlo standard error of the rejection rate.
     """
+    if methods is None:
+        methods = applicable_methods(
+            data, outcome, treatment, unit, time, cluster, weights, covariates
+        )[0]
     unknown = [m for m in methods if m not in DEFAULT_METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose among {list(DEFAULT_METHODS)}.")
@@ -387,6 +397,50 @@ def measure_size(
                 }
             )
     return pd.DataFrame(rows, columns=SIZE_COLUMNS)
+
+
+# --------------------------------------------------------------------------- which methods
+
+
+def applicable_methods(
+    data: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    unit: str,
+    time: str,
+    cluster: str | None = None,
+    weights: str | None = None,
+    covariates: Sequence[str] = (),
+    methods: Sequence[str] = DEFAULT_METHODS,
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The methods that can run on this design, and why the others cannot.
+
+    * One treated cluster: cluster-robust variances (CRV1, CR2, CV3) rest on a single
+      treated cluster's residuals and the restricted wild bootstrap cannot reject at all;
+      the commune-level Welch test compares units of that one cluster. Only randomisation
+      inference (re-drawing which unit was treated) remains.
+    * The Welch test needs at least two treated and two untreated units observed before and
+      after the start.
+
+    Parameters are those of :func:`measure_size`.
+
+    Returns
+    -------
+    tuple
+        ``(methods that can run, {method left out: message key of the reason})``; the keys
+        are :data:`LEFT_OUT_ONE_CLUSTER` and :data:`LEFT_OUT_WELCH`.
+    """
+    design = panel_design(data, outcome, treatment, unit, time, cluster, weights, tuple(covariates))
+    left: dict[str, str] = {}
+    if design.n_treated_clusters < 2:
+        left.update({m: LEFT_OUT_ONE_CLUSTER for m in methods if m != "ri"})
+    if "aggregated_welch" in methods and "aggregated_welch" not in left:
+        first, starts = _unit_cohorts(design)
+        _, ok = _changes(design, int(starts.min()))
+        treated = first >= 0
+        if (ok & treated).sum() < 2 or (ok & ~treated).sum() < 2:
+            left["aggregated_welch"] = LEFT_OUT_WELCH
+    return tuple(m for m in methods if m not in left), left
 
 
 # --------------------------------------------------------------------------- verdict
@@ -622,7 +676,7 @@ def compare_methods(
     strata: str | None = "district",
     weights: str | None = None,
     covariates: Sequence[str] = (),
-    methods: Sequence[str] = DEFAULT_METHODS,
+    methods: Sequence[str] | None = None,
     n_boot: int = 9999,
     ri_budget: int = 9999,
     seed: int = 0,
@@ -631,7 +685,8 @@ def compare_methods(
     """Every method's estimate, interval and p-value for the headline effect (tidy).
 
     Parameters are those of :func:`measure_size`; ``n_boot`` and ``ri_budget`` are the draws
-    of the real-data wild bootstrap and randomisation test.
+    of the real-data wild bootstrap and randomisation test. ``methods=None`` runs every method
+    that can run on this design (:func:`applicable_methods`).
 
     Returns
     -------
@@ -639,6 +694,10 @@ def compare_methods(
         Columns ``method, label, estimate, std_error, df, conf_low, conf_high, p_value``.
     """
     covariates = tuple(covariates)
+    if methods is None:
+        methods = applicable_methods(
+            data, outcome, treatment, unit, time, cluster, weights, covariates
+        )[0]
     design = panel_design(data, outcome, treatment, unit, time, cluster, weights, covariates)
     rows = []
     for m in methods:

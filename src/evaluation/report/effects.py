@@ -8,18 +8,20 @@ the pilot communes are ever treated.
 
 from __future__ import annotations
 
-import numpy as np
+import math
+
 import pandas as pd
 
+from evaluation.analysis.base import NotApplicable
+from evaluation.analysis.effects import AdjustedComparison, Headline
+from evaluation.analysis.how_sure import HowSure, OutcomeIntervals, TrustedInterval
 from evaluation.config import Params
-from evaluation.estimators.did_table import DidTable, did_2x2_table
-from evaluation.estimators.doubly_robust import drdid, two_period_panel
-from evaluation.estimators.event_study import event_study
-from evaluation.estimators.ordinal import OrdinalDidResult, ordinal_did
+from evaluation.estimators.did_table import DidTable
+from evaluation.estimators.ordinal import OrdinalDidResult
 from evaluation.estimators.result import EffectEstimate
-from evaluation.estimators.twfe import twfe
 from evaluation.i18n import NBSP, Language, format_number, format_p_value, format_percent, t
 from evaluation.prepare import Prepared
+from evaluation.report import wording
 
 BALLOT_LEVEL = ("satisfaction_index", "pct_satisfied", "pct_dissatisfied", "model_index")
 PERCENT_OUTCOMES = (
@@ -63,96 +65,12 @@ def format_effect(outcome: str, value: float, language: Language) -> str:
     return format_number(value, language, 2)
 
 
-def window_ballots(prepared: Prepared) -> pd.DataFrame:
-    """Ballots inside the comparison window with ``post`` and ``pilot`` as 0/1 numbers."""
-    frame = prepared.in_window(prepared.ballots).copy()
-    return _flags(frame, prepared)
-
-
-def window_panel(prepared: Prepared) -> pd.DataFrame:
-    """Commune-wave rows inside the window, with ``post``, ``pilot`` and baseline covariates."""
-    frame = prepared.in_window(prepared.panel).copy()
-    frame = _flags(frame, prepared)
-    base = prepared.baseline.set_index("commune_code")
-    for col in ("baseline_index",):
-        if col in base:
-            frame[col] = frame["commune_code"].map(base[col])
-    return frame
-
-
-def _flags(frame: pd.DataFrame, prepared: Prepared) -> pd.DataFrame:
-    frame["post"] = (frame["wave_index"] >= prepared.meta["pilot_wave"]).astype(float)
-    frame["pilot"] = frame["pilot"].astype(float)
-    frame["treated"] = frame["treated"].astype(float)
-    frame["commune_code"] = frame["commune_code"].astype(str)
-    return frame
-
-
-def _weights(params: Params, level: str) -> str | None:
-    if params.analysis.weighting == "survey" and level == "ballot":
-        return "weight"
-    if params.analysis.weighting == "nonresponse" and level == "ballot":
-        return "nonresponse_weight"
-    return "n_ballots" if level == "commune_wave" else None
-
-
-def _with_nonresponse(frame: pd.DataFrame) -> pd.DataFrame:
-    if "coverage" in frame:
-        frame = frame.assign(nonresponse_weight=1.0 / frame["coverage"].clip(lower=0.05))
-    return frame
-
-
-def twfe_ballots(prepared: Prepared, params: Params, outcome: str) -> EffectEstimate:
-    """Two-way fixed effects (commune, wave) on household ballots, clustered by commune."""
-    frame = _with_nonresponse(window_ballots(prepared))
-    return twfe(
-        frame,
-        outcome,
-        "treated",
-        unit="commune_code",
-        time="wave_index",
-        cluster="commune_code",
-        weights=_weights(params, "ballot"),
-        ssc=params.analysis.ssc,
-        alpha=params.analysis.alpha,
-        estimator="twfe_household",
-    )
-
-
-def twfe_communes(prepared: Prepared, params: Params, outcome: str) -> EffectEstimate:
-    """Two-way fixed effects on commune-wave means, weighted by ballots returned."""
-    frame = window_panel(prepared)
-    weights = "n_ballots" if outcome in BALLOT_LEVEL or outcome.startswith("factor_") else None
-    return twfe(
-        frame,
-        outcome,
-        "treated",
-        unit="commune_code",
-        time="wave_index",
-        cluster="commune_code",
-        weights=weights,
-        ssc=params.analysis.ssc,
-        alpha=params.analysis.alpha,
-        estimator="twfe_commune_wave",
-    )
-
-
-def did_table(prepared: Prepared, params: Params, outcome: str) -> DidTable:
-    """The 2x2 table: pilot / non-pilot x before / after, first differences and the DiD."""
-    frame = _with_nonresponse(window_ballots(prepared))
-    return did_2x2_table(
-        frame,
-        outcome,
-        pilot="pilot",
-        post="post",
-        cluster="commune_code",
-        weights=_weights(params, "ballot"),
-        alpha=params.analysis.alpha,
-    )
-
-
-def did_table_display(table: DidTable, outcome: str, language: Language) -> pd.DataFrame:
-    """The 2x2 table laid out for reading: rows pilot / non-pilot / difference, columns before / after / change."""
+def did_table_display(
+    table: DidTable, outcome: str, language: Language, params: Params | None = None
+) -> pd.DataFrame:
+    """The 2x2 table laid out for reading: rows pilot / non-pilot / difference, columns before /
+    after / change. Means carry their standard errors; the DiD's interval is the size-checked
+    one of the headline, so none is printed here."""
     rows = table.table
     fmt = (
         (lambda v: format_number(100 * v, language, 1))
@@ -176,7 +94,7 @@ def did_table_display(table: DidTable, outcome: str, language: Language) -> pd.D
             continue
         out.append(
             {
-                "": t(f"effects_page.group_{group}", language),
+                "": _group_label(group, params, language),
                 t("effects_page.before", language): cell("mean", group, "before"),
                 t("effects_page.after", language): cell("mean", group, "after"),
                 t("effects_page.change", language): cell("first_difference", group, "change"),
@@ -188,88 +106,10 @@ def did_table_display(table: DidTable, outcome: str, language: Language) -> pd.D
             "": t("effects_page.did_row", language),
             t("effects_page.before", language): "",
             t("effects_page.after", language): "",
-            t("effects_page.change", language): f"{fmt(did['estimate'])} ({fmt(did['std_error'])})",
+            t("effects_page.change", language): fmt(did["estimate"]),
         }
     )
     return pd.DataFrame(out)
-
-
-def event_study_estimate(prepared: Prepared, params: Params, outcome: str) -> EffectEstimate:
-    """Leads and lags around the pilot start (commune-wave means weighted by ballots)."""
-    frame = window_panel(prepared)
-    frame["first_treated_window"] = np.where(
-        frame["pilot"] > 0, prepared.meta["pilot_wave"], np.nan
-    )
-    return event_study(
-        frame,
-        outcome,
-        unit="commune_code",
-        time="wave_index",
-        first_treated="first_treated_window",
-        cluster="commune_code",
-        weights="n_ballots",
-        leads=params.analysis.event_leads,
-        lags=params.analysis.event_lags,
-        ssc=params.analysis.ssc,
-        alpha=params.analysis.alpha,
-    )
-
-
-def doubly_robust(prepared: Prepared, params: Params, outcome: str) -> list[EffectEstimate]:
-    """Sant'Anna-Zhao DiD with baseline commune covariates: doubly robust, IPW, outcome regression."""
-    frame = window_panel(prepared)
-    covariates = [
-        c for c in params.analysis.baseline_covariates if c in frame and frame[c].notna().any()
-    ]
-    pilot_wave = prepared.meta["pilot_wave"]
-    waves = sorted(frame["wave_index"].unique())
-    two = two_period_panel(
-        frame,
-        outcome,
-        unit="commune_code",
-        time="wave_index",
-        pilot="pilot",
-        pre_periods=[w for w in waves if w < pilot_wave],
-        post_periods=[w for w in waves if w >= pilot_wave],
-        covariates=covariates,
-        weights="n_ballots",
-    )
-    out = []
-    for method in ("dr", "ipw", "reg"):
-        out.append(
-            drdid(
-                two,
-                outcome,
-                unit="commune_code",
-                post="post",
-                pilot="pilot",
-                covariates=covariates,
-                method=method,
-                panel=True,
-                alpha=params.analysis.alpha,
-            )
-        )
-    return out
-
-
-def likert_shift(prepared: Prepared, params: Params) -> OrdinalDidResult:
-    """Ordered-logit DiD of one ballot question: how the probability of each answer moved."""
-    frame = window_ballots(prepared)
-    item = params.analysis.likert_item
-    if item not in frame:
-        raise ValueError(
-            f"analysis.likert_item {item!r} is not a ballot item; choose one of {params.ballot.items}"
-        )
-    return ordinal_did(
-        frame.dropna(subset=[item]).astype({item: int}),
-        item,
-        pilot="pilot",
-        post="post",
-        unit="commune_code",
-        cluster="commune_code",
-        weights=_weights(params, "ballot") if params.analysis.weighting == "survey" else None,
-        alpha=params.analysis.alpha,
-    )
 
 
 def item_label(params: Params, item: str, language: Language) -> str:
@@ -303,53 +143,49 @@ def inference_label(inference: str, language: Language) -> str:
     return str(inference)
 
 
-def estimates_table(estimates: list[EffectEstimate], language: Language) -> pd.DataFrame:
-    """Several estimates as one readable table (outcome, method, estimate, CI, p, clusters)."""
+def estimates_table(
+    estimates: list[EffectEstimate],
+    language: Language,
+    intervals: bool = True,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Several estimates as one readable table (outcome, method, estimate, CI, p, clusters).
+
+    ``intervals=False`` leaves the interval column out (intervals whose method was not
+    size-checked on this design are not shown); ``alpha`` sets the level in its heading.
+    """
     rows = []
     for est in estimates:
         low, high = est.conf_int
-        rows.append(
-            {
-                t("effects_page.col_outcome", language): outcome_label(est.outcome, language),
-                t("effects_page.col_estimator", language): estimator_label(est.estimator, language),
-                t("effects_page.col_estimate", language): format_effect(
-                    est.outcome, est.estimate, language
-                ),
-                t(
-                    "effects_page.col_ci", language
-                ): f"{format_effect(est.outcome, low, language)} – {format_effect(est.outcome, high, language)}",
-                t("effects_page.col_p", language): format_p_value(est.p_value, language),
-                t(
-                    "effects_page.col_clusters", language
-                ): f"{est.n_treated_clusters} / {est.n_clusters}",
-            }
+        row = {
+            t("effects_page.col_outcome", language): outcome_label(est.outcome, language),
+            t("effects_page.col_estimator", language): estimator_label(est.estimator, language),
+            t("effects_page.col_estimate", language): format_effect(
+                est.outcome, est.estimate, language
+            ),
+        }
+        if intervals:
+            row[ci_heading(alpha, language)] = (
+                f"{format_effect(est.outcome, low, language)} – "
+                f"{format_effect(est.outcome, high, language)}"
+            )
+        row[t("effects_page.col_p", language)] = format_p_value(est.p_value, language)
+        row[t("effects_page.col_clusters_treated", language)] = (
+            f"{est.n_treated_clusters} / {est.n_clusters}"
         )
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
-def inference_table(rows: pd.DataFrame, language: Language) -> pd.DataFrame:
-    """Tidy rows of one estimate under several inference methods, for reading."""
-    out = pd.DataFrame(
-        {
-            t("effects_page.col_inference", language): [
-                inference_label(i, language) for i in rows["inference"]
-            ],
-            t("effects_page.col_estimate", language): [
-                format_effect(o, v, language)
-                for o, v in zip(rows["outcome"], rows["estimate"], strict=True)
-            ],
-            t("effects_page.col_ci", language): [
-                f"{format_effect(o, lo, language)} – {format_effect(o, hi, language)}"
-                for o, lo, hi in zip(
-                    rows["outcome"], rows["conf_low"], rows["conf_high"], strict=True
-                )
-            ],
-            t("effects_page.col_p", language): [
-                format_p_value(p, language) for p in rows["p_value"]
-            ],
-        }
-    )
-    return out
+def ci_heading(alpha: float, language: Language) -> str:
+    """``95% confidence interval`` at the level ``1 - alpha``."""
+    return t("effects_page.col_ci_level", language, level=confidence_level(alpha))
+
+
+def confidence_level(alpha: float) -> str:
+    """``1 - alpha`` as a percentage without needless decimals (95, 90, 99.5)."""
+    level = 100 * (1 - alpha)
+    return f"{level:.0f}" if abs(level - round(level)) < 1e-9 else f"{level:.1f}"
 
 
 def covariate_label(name: str, language: Language) -> str:
@@ -368,32 +204,342 @@ def estimator_label(estimator: str, language: Language) -> str:
         return estimator
 
 
-def headline_summary(
-    estimate: EffectEstimate, few_cluster: pd.DataFrame, prepared: Prepared, language: Language
-) -> dict:
-    """The numbers and sentences the summary page and the index show (one language)."""
-    label = outcome_label(estimate.outcome, language)
-    trusted = few_cluster.iloc[0] if len(few_cluster) else None
-    low, high = (
-        (trusted["conf_low"], trusted["conf_high"]) if trusted is not None else estimate.conf_int
-    )
-    p = float(trusted["p_value"]) if trusted is not None else estimate.p_value
-    sentence = t(
-        "effects_page.headline_sentence",
-        language,
-        outcome=label,
-        effect=format_effect(estimate.outcome, estimate.estimate, language),
-        low=format_effect(estimate.outcome, low, language),
-        high=format_effect(estimate.outcome, high, language),
-        p=format_p_value(p, language),
-        method=inference_label(
-            trusted["inference"] if trusted is not None else estimate.inference, language
-        ),
-        pilots=estimate.n_treated_clusters,
-        communes=estimate.n_clusters,
-    )
-    return {"sentence": sentence, "outcome_label": label}
-
-
 def percent(value: float, language: Language) -> str:
     return format_percent(value, language)
+
+
+# --------------------------------------------------------------------------------------------
+# Page 03's sentences and tables (wording only: the numbers come from analysis.effects/how_sure)
+
+
+def _group_label(group: str, params: Params | None, language: Language) -> str:
+    if params is None or wording.is_hanam(params):
+        return t(f"effects_page.group_{group}", language)
+    noun = wording.treated_noun if group == "pilot" else wording.comparison_noun
+    return noun(params, language).capitalize()
+
+
+def _nouns(params: Params, language: Language, n_treated: int = 2) -> dict[str, str]:
+    return wording.noun_values(params, language, n_treated)
+
+
+def interval_text(outcome: str, low: float, high: float, language: Language) -> str:
+    """``low – high`` in the outcome's unit (infinite ends as ``−∞`` / ``+∞``)."""
+
+    def end(value: float) -> str:
+        if math.isinf(value):
+            return "−∞" if value < 0 else "+∞"
+        return format_effect(outcome, value, language)
+
+    return f"{end(low)} – {end(high)}"
+
+
+def withheld_sentence(trusted: TrustedInterval, params: Params, language: Language) -> str:
+    """Why the interval of ``trusted`` is not shown (empty when it is)."""
+    if trusted.withheld_reason is None:
+        return ""
+    return t(
+        trusted.withheld_reason,
+        language,
+        rank=trusted.ri_rank if trusted.ri_rank is not None else "–",
+        total=trusted.ri_assignments if trusted.ri_assignments is not None else "–",
+        p=format_p_value(trusted.p_value, language),
+        method=method_name(trusted.method, language),
+        rate=format_percent(trusted.rate, language),
+        low=format_percent(params.inference.size_band[0], language, 0),
+        high=format_percent(params.inference.size_band[1], language, 0),
+        **_nouns(params, language),
+    )
+
+
+def method_name(method: str | None, language: Language) -> str:
+    """The reader's short name of a few-cluster method (``inference.method.*``)."""
+    if method is None:
+        return "–"
+    try:
+        return t(f"inference.method.{method}", language)
+    except KeyError:
+        return method
+
+
+def headline_summary(
+    headline: Headline, trusted: TrustedInterval, params: Params, language: Language
+) -> dict:
+    """The headline sentence (one language) for this page, the summary page and the index:
+    the effect, and the size-checked interval or the reason it is withheld."""
+    outcome = headline.outcome
+    label = outcome_label(outcome, language)
+    values = {
+        "outcome": label,
+        "effect": format_effect(outcome, headline.estimate.estimate, language),
+        "p": format_p_value(trusted.p_value, language),
+        "method": method_name(trusted.method, language),
+        "level": confidence_level(params.analysis.alpha),
+        "n_treated": headline.estimate.n_treated_clusters,
+        "n_units": headline.estimate.n_clusters,
+        **_nouns(params, language, headline.estimate.n_treated_clusters),
+    }
+    if trusted.shows_interval:
+        values["low"] = format_effect(outcome, trusted.conf_low, language)
+        values["high"] = format_effect(outcome, trusted.conf_high, language)
+        sentence = t("effects_page.headline_interval", language, **values)
+    else:
+        sentence = t("effects_page.headline_no_interval", language, **values)
+        sentence += " " + withheld_sentence(trusted, params, language)
+    lines = [sentence]
+    if headline.ballot_reason is not None:
+        lines.insert(0, fallback_sentence(headline, language))
+    return {"sentence": " ".join(lines), "outcome_label": label}
+
+
+def fallback_sentence(headline: Headline, language: Language) -> str:
+    """Why the headline is not the household-ballot DiD, and what stands in for it."""
+    reason = NotApplicable("effects.headline", headline.ballot_reason or "", headline.ballot_facts)
+    key = (
+        "effects_page.fallback_same"
+        if headline.outcome == headline.requested_outcome
+        else "effects_page.fallback_admin"
+    )
+    return t(
+        key,
+        language,
+        reason=reason.message(language),
+        outcome=outcome_label(headline.outcome, language),
+    )
+
+
+def outcome_table(intervals: OutcomeIntervals, params: Params, language: Language) -> pd.DataFrame:
+    """Every outcome's effect with the interval of its size-checked method, or why none."""
+    rows = []
+    for trusted, est in zip(intervals.rows, intervals.estimates, strict=True):
+        shown = trusted.shows_interval
+        rows.append(
+            {
+                t("effects_page.col_outcome", language): outcome_label(est.outcome, language),
+                t("effects_page.col_estimator", language): estimator_label(est.estimator, language),
+                t("effects_page.col_estimate", language): format_effect(
+                    est.outcome, est.estimate, language
+                ),
+                ci_heading(params.analysis.alpha, language): (
+                    interval_text(est.outcome, trusted.conf_low, trusted.conf_high, language)
+                    if shown
+                    else t("effects_page.interval_withheld", language)
+                ),
+                t("effects_page.col_p", language): format_p_value(trusted.p_value, language),
+                t("effects_page.col_method", language): method_name(trusted.method, language),
+                t("effects_page.col_clusters_treated", language): (
+                    f"{est.n_treated_clusters} / {est.n_clusters}"
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def outcome_notes(intervals: OutcomeIntervals, params: Params, language: Language) -> str:
+    """One line per distinct reason an interval in the table is withheld."""
+    seen: dict[str, str] = {}
+    for trusted in intervals.rows:
+        if trusted.withheld_reason and trusted.withheld_reason not in seen:
+            seen[trusted.withheld_reason] = outcome_label(trusted.outcome, language)
+    lines = [
+        t("effects_page.withheld_for", language, outcome=outcome)
+        + " "
+        + withheld_sentence(
+            next(r for r in intervals.rows if r.withheld_reason == key), params, language
+        )
+        for key, outcome in seen.items()
+    ]
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def points_only(estimates: list[EffectEstimate], language: Language) -> pd.DataFrame:
+    """Estimates with p-values and no intervals (their methods were not size-checked here)."""
+    return estimates_table(estimates, language, intervals=False)
+
+
+def likert_table(result: OrdinalDidResult, language: Language) -> pd.DataFrame:
+    """How the probability of each answer moved in pilot ballots after the start (points)."""
+    from evaluation.report.figures_likert import answer_label
+
+    rows = []
+    for level in result.levels:
+        row = result.shifts.loc[f"P(answer={level})"]
+        rows.append(
+            {
+                t("effects_page.col_answer", language): answer_label(level, language),
+                t("effects_page.col_without", language): format_percent(
+                    float(row["probability_without"]), language
+                ),
+                t("effects_page.col_with", language): format_percent(
+                    float(row["probability_with"]), language
+                ),
+                t("effects_page.col_shift", language): format_effect(
+                    "pct_satisfied", float(row["estimate"]), language
+                ),
+                t("effects_page.col_p", language): format_p_value(float(row["p_value"]), language),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def adjusted_sentence(result: AdjustedComparison, params: Params, language: Language) -> str:
+    """The endline-only comparison, labelled as weaker evidence than a DiD."""
+    est = result.estimate
+    covariates = ", ".join(covariate_label(c, language) for c in result.covariates)
+    return t(
+        "effects_page.adjusted_reading",
+        language,
+        outcome=outcome_label(est.outcome, language),
+        effect=format_effect(est.outcome, est.estimate, language),
+        p=format_p_value(est.p_value, language),
+        covariates=covariates or t("effects_page.no_covariates", language),
+        n_treated=est.n_treated_clusters,
+        n_units=est.n_clusters,
+        **_nouns(params, language),
+    )
+
+
+def event_reading(estimate: EffectEstimate, params: Params, language: Language) -> str:
+    """Whether the periods before the start moved alike (the pre-trend test)."""
+    p = float(estimate.diagnostics.get("pretrend_p_value", math.nan))
+    if estimate.n_treated_clusters < 2:
+        return t("effects_page.event_reading_one", language, p=format_p_value(p, language))
+    if not math.isfinite(p):
+        return t("effects_page.event_reading_none", language)
+    key = (
+        "effects_page.event_reading_ok"
+        if p >= params.analysis.alpha
+        else "effects_page.event_reading_bad"
+    )
+    return t(key, language, p=format_p_value(p, language))
+
+
+def results_entry(
+    headline: Headline,
+    check: HowSure | NotApplicable,
+    trusted: TrustedInterval,
+    pretrend: float,
+    params: Params,
+) -> dict:
+    """The ``headline`` entry of ``results.json`` (read by the summary page). A withheld
+    interval's sentence is written in both languages, so the summary says what this page says."""
+    est = headline.estimate
+    shown = trusted.shows_interval
+    return {
+        "outcome": headline.outcome,
+        "requested_outcome": headline.requested_outcome,
+        "level": headline.level,
+        "estimate": est.estimate,
+        "crv1_conf_int": list(est.conf_int),
+        "crv1_p_value": est.p_value,
+        "few_cluster_method": trusted.method,
+        "few_cluster_label": trusted.label,
+        "size_of_method": trusted.rate,
+        "size_checked": bool(trusted.size_checked),
+        "few_cluster_conf_int": [trusted.conf_low, trusted.conf_high] if shown else [None, None],
+        "interval_withheld_reason": trusted.withheld_reason,
+        "interval_withheld_sentence": {
+            lang: withheld_sentence(trusted, params, lang) for lang in ("vi", "en")
+        }
+        if trusted.withheld_reason
+        else None,
+        "few_cluster_p_value": trusted.p_value,
+        "ri_rank": trusted.ri_rank,
+        "ri_assignments": trusted.ri_assignments,
+        "n_pilot": est.n_treated_clusters,
+        "n_communes": est.n_clusters,
+        "pretrend_p_value": pretrend,
+        "ballot_reason": headline.ballot_reason,
+    }
+
+
+def page_title(params: Params, language: Language) -> str:
+    """The page's title: about citizens' satisfaction (Hà Nam) or the outcomes (a panel)."""
+    key = "effects_page.title" if wording.is_hanam(params) else "effects_page.title_panel"
+    return t(key, language)
+
+
+def coverage_sentence(trusted: TrustedInterval, params: Params, language: Language) -> str:
+    """The effect on ballot coverage with its size-checked interval, or why none is shown."""
+    values = {
+        "effect": format_effect("coverage", trusted.estimate, language),
+        "p": format_p_value(trusted.p_value, language),
+        "method": method_name(trusted.method, language),
+        "level": confidence_level(params.analysis.alpha),
+    }
+    if trusted.shows_interval:
+        return t(
+            "effects_page.coverage_interval",
+            language,
+            low=format_effect("coverage", trusted.conf_low, language),
+            high=format_effect("coverage", trusted.conf_high, language),
+            **values,
+        )
+    text = t("effects_page.coverage_no_interval", language, **values)
+    return f"{text} {withheld_sentence(trusted, params, language)}"
+
+
+def finding(
+    headline: Headline, trusted: TrustedInterval, params: Params, language: Language
+) -> str:
+    """The page's one-line finding for the run's index."""
+    outcome = headline.outcome
+    values = {
+        "outcome": outcome_label(outcome, language),
+        "effect": format_effect(outcome, headline.estimate.estimate, language),
+        "p": format_p_value(trusted.p_value, language),
+        "method": method_name(trusted.method, language),
+        "level": confidence_level(params.analysis.alpha),
+    }
+    if trusted.shows_interval:
+        return t(
+            "effects_page.finding_interval",
+            language,
+            low=format_effect(outcome, trusted.conf_low, language),
+            high=format_effect(outcome, trusted.conf_high, language),
+            **values,
+        )
+    return t("effects_page.finding_no_interval", language, **values)
+
+
+def twfe_intro(outcomes: object, params: Params, prepared: Prepared, language: Language) -> str:
+    """What the every-outcome table shows: the fixed effects, the weights, the trust rule."""
+    designs = getattr(outcomes, "designs", [])
+    keys = list(dict.fromkeys(d.weight_key for d in designs))
+    low, high = params.inference.size_band
+    return t(
+        "effects_page.twfe_intro",
+        language,
+        units=wording.unit_noun(params, language),
+        periods=wording.period_noun(params, language, plural=True),
+        weights="; ".join(t(k, language) for k in keys) or t("sample.weights.none", language),
+        low=format_percent(low, language, 0),
+        high=format_percent(high, language, 0),
+    )
+
+
+def skipped_line(outcomes: object, language: Language) -> str:
+    """The outcomes asked for that no DiD could be fitted on (empty when none)."""
+    skipped = getattr(outcomes, "skipped", None)
+    if skipped is None or skipped.empty:
+        return ""
+    names = ", ".join(dict.fromkeys(outcome_label(o, language) for o in skipped["outcome"]))
+    return t("effects_page.skipped_outcomes", language, outcomes=names)
+
+
+def nouns(params: Params, language: Language) -> dict[str, str]:
+    """The data's nouns for the page's sentences (``treated``, ``comparison``, ``units`` ...)."""
+    return _nouns(params, language)
+
+
+def headline_figure_rows(
+    headline: Headline, trusted: TrustedInterval, others: list[EffectEstimate]
+) -> pd.DataFrame:
+    """Tidy rows of the headline-outcome figure: the headline with its size-checked interval
+    (or none), the other estimates as points (their methods were not size-checked here)."""
+    first = headline.estimate.tidy().iloc[[0]].copy()
+    first[["conf_low", "conf_high"]] = (
+        [trusted.conf_low, trusted.conf_high] if trusted.shows_interval else [math.nan, math.nan]
+    )
+    rest = [e.tidy().iloc[[0]].assign(conf_low=math.nan, conf_high=math.nan) for e in others]
+    return pd.concat([first, *rest], ignore_index=True)

@@ -1,155 +1,170 @@
-"""The "how sure are we" section of the effects page: few-treated-cluster inference side by side.
+"""The "how sure are we" section of the effects page: wording and tables only.
 
-Every method is run on the headline regression (household ballots in the comparison window,
-commune and wave effects, clustered by commune); the size of each method is then *measured on
-this design* by simulation under a true null, and the headline interval shown to the board comes
-from a method whose measured size lies in ``inference.size_band``.
+The statistics (every few-cluster method on the headline design, each one's false-alarm rate
+measured on it, the verdict and the interval the reader may see) are
+:func:`evaluation.analysis.how_sure.how_sure`. Here they become a table, a reading and the
+warnings; an interval appears only for a method whose measured size lies in the band.
 """
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
+from evaluation.analysis.how_sure import HowSure
 from evaluation.config import Params
-from evaluation.estimators.result import TIDY_COLUMNS, EffectEstimate
 from evaluation.i18n import Language, format_number, format_p_value, format_percent, t
-from evaluation.inference.trust import (
-    HeadlineVerdict,
-    choose_headline,
-    compare_methods,
-    few_cluster_warnings,
-    measure_size,
+from evaluation.report import wording
+from evaluation.report.effects import (
+    confidence_level,
+    format_effect,
+    interval_text,
+    method_name,
+    withheld_sentence,
 )
-from evaluation.prepare import Prepared
-from evaluation.report.effects import format_effect, window_ballots
-
-
-def _design(prepared: Prepared, params: Params) -> tuple[pd.DataFrame, dict]:
-    frame = window_ballots(prepared)
-    weights = "weight" if params.analysis.weighting == "survey" else None
-    strata = params.inference.strata if params.inference.strata in frame else None
-    spec = {
-        "outcome": params.analysis.headline_outcome,
-        "treatment": "treated",
-        "unit": "commune_code",
-        "time": "wave_index",
-        "cluster": "commune_code",
-        "strata": strata,
-        "weights": weights,
-        "alpha": params.analysis.alpha,
-    }
-    return frame, spec
-
-
-def method_comparison(prepared: Prepared, params: Params) -> pd.DataFrame:
-    """Every method's estimate, interval and p-value for the headline effect."""
-    frame, spec = _design(prepared, params)
-    return compare_methods(
-        frame,
-        **spec,
-        n_boot=params.inference.n_boot,
-        ri_budget=params.inference.ri_draws,
-        seed=params.inference.seed,
-    )
-
-
-def size_table(prepared: Prepared, params: Params) -> pd.DataFrame:
-    """Each method's rejection rate at 5% under a true null, simulated on this design."""
-    frame, spec = _design(prepared, params)
-    return measure_size(
-        frame, **spec, n_sims=params.inference.size_sims, seed=params.inference.seed
-    )
-
-
-def verdict(sizes: pd.DataFrame, params: Params) -> HeadlineVerdict:
-    """Which method the board's interval comes from, and why."""
-    return choose_headline(sizes, band=tuple(params.inference.size_band))
 
 
 def method_label(method: str, language: Language) -> str:
-    try:
-        return t(f"inference.method.{method}", language)
-    except KeyError:
-        return method
+    """The reader's short name of a method."""
+    return method_name(method, language)
 
 
-def effect_rows(
-    comparison: pd.DataFrame, estimate: EffectEstimate, verdict: HeadlineVerdict
-) -> pd.DataFrame:
-    """The comparison as ``tables/effects.csv`` rows, the board's method first."""
-    order = [verdict.method] + [m for m in comparison["method"] if m != verdict.method]
-    ordered = comparison.set_index("method").loc[order].reset_index()
-    out = pd.DataFrame(
-        {
-            "outcome": estimate.outcome,
-            "estimand": estimate.estimand,
-            "estimator": estimate.estimator,
-            "term": str(estimate.terms.index[0]),
-            "estimate": ordered["estimate"],
-            "std_error": ordered["std_error"],
-            "conf_low": ordered["conf_low"],
-            "conf_high": ordered["conf_high"],
-            "p_value": ordered["p_value"],
-            "n_obs": estimate.n_obs,
-            "n_clusters": estimate.n_clusters,
-            "n_treated_clusters": estimate.n_treated_clusters,
-            "inference": ordered["label"],
-        }
+def heading(check: HowSure, params: Params, language: Language) -> str:
+    """``How sure can we be with only <n> pilot communes?`` with the count from the data."""
+    return t(
+        "few_cluster.heading",
+        language,
+        n=check.n_treated_clusters,
+        treated=wording.treated_noun(params, language, plural=check.n_treated_clusters != 1),
     )
-    return out[TIDY_COLUMNS]
 
 
-def comparison_display(
-    comparison: pd.DataFrame, verdict: HeadlineVerdict, outcome: str, language: Language
-) -> pd.DataFrame:
-    """The methods side by side for reading, with each one's measured size and whether it is trusted."""
+def intro(check: HowSure, params: Params, language: Language) -> str:
+    """What the section does: the methods, the simulations, the band."""
+    low, high = params.inference.size_band
+    return t(
+        "few_cluster.intro",
+        language,
+        n_sims=format_number(check.n_sims, language, 0),
+        low=format_percent(low, language, 0),
+        high=format_percent(high, language, 0),
+        alpha=format_percent(params.analysis.alpha, language, 0),
+        treated=wording.treated_noun(params, language),
+    )
+
+
+def comparison_display(check: HowSure, params: Params, language: Language) -> pd.DataFrame:
+    """The methods side by side: interval only where the method passed the size check."""
+    outcome = check.outcome
     rows = []
-    for r in comparison.itertuples(index=False):
-        rate = verdict.rates.get(r.method, float("nan"))
+    status_key = {
+        "board": "few_cluster.board",
+        "passed": "few_cluster.passed",
+        "failed": "few_cluster.failed",
+        "not_measured": "few_cluster.not_measured",
+    }
+    for r in check.comparison.itertuples(index=False):
+        shown = bool(r.interval_shown)
         rows.append(
             {
                 t("few_cluster.col_method", language): method_label(r.method, language),
-                t(
-                    "few_cluster.col_ci", language
-                ): f"{format_effect(outcome, r.conf_low, language)} – {format_effect(outcome, r.conf_high, language)}",
-                t("few_cluster.col_p", language): format_p_value(r.p_value, language),
-                t("few_cluster.col_size", language): format_percent(rate, language),
-                t("few_cluster.col_trusted", language): t(
-                    "few_cluster.board"
-                    if r.method == verdict.method
-                    else (
-                        "few_cluster.passed"
-                        if r.method in verdict.passed_methods
-                        else "few_cluster.failed"
-                    ),
-                    language,
+                t("few_cluster.col_ci", language, level=confidence_level(params.analysis.alpha)): (
+                    interval_text(outcome, r.conf_low, r.conf_high, language)
+                    if shown
+                    else t("few_cluster.withheld_cell", language)
                 ),
+                t("few_cluster.col_p", language): format_p_value(r.p_value, language),
+                t(
+                    "few_cluster.col_size",
+                    language,
+                    alpha=format_percent(params.analysis.alpha, language, 0),
+                ): format_percent(r.rate, language),
+                t("few_cluster.col_trusted", language): t(status_key[r.status], language),
             }
         )
     return pd.DataFrame(rows)
 
 
-def warnings(prepared: Prepared, params: Params) -> tuple[str, ...]:
-    """Warnings the reader must see (treated clusters < 20, one cluster with > 20% of treated ballots)."""
-    frame, spec = _design(prepared, params)
-    return few_cluster_warnings(
-        frame, "treated", "commune_code", weights=spec["weights"], language=params.language
-    )
+def left_out_lines(check: HowSure, params: Params, language: Language) -> str:
+    """One line per method that cannot run on this design, with the reason."""
+    nouns = {
+        "treated": wording.treated_noun(params, language),
+        "treated_one": wording.treated_noun(params, language, plural=False),
+        "units": wording.unit_noun(params, language),
+    }
+    lines = [
+        f"- {method_label(r.method, language)}: {t(r.reason, language, **nouns)}"
+        for r in check.left_out.itertuples(index=False)
+    ]
+    return "\n".join(lines)
 
 
-def reading(
-    verdict: HeadlineVerdict, comparison: pd.DataFrame, sizes: pd.DataFrame, language: Language
-) -> str:
-    """Plain-language paragraph for board staff."""
-    crv1 = sizes.loc[sizes["method"] == "crv1", "rejection_rate"]
-    chosen = comparison.set_index("method").loc[verdict.method]
-    return t(
-        "few_cluster.reading",
-        language,
-        method=method_label(verdict.method, language),
-        crv1_rate=format_percent(float(crv1.max()) if len(crv1) else float("nan"), language),
-        rate=format_percent(verdict.worst_rate, language),
-        p=format_p_value(float(chosen["p_value"]), language),
-        n_sims=format_number(int(sizes["n_sims"].max()), language, 0),
-        reason=verdict.explain(language),
-    )
+def effect_value(check: HowSure, language: Language) -> str:
+    """The point estimate in the outcome's unit."""
+    return format_effect(check.outcome, check.trusted.estimate, language)
+
+
+def warnings(check: HowSure, params: Params, language: Language) -> tuple[str, ...]:
+    """What the reader must know before trusting a cluster-robust p-value: few treated
+    clusters (< 20), one cluster holding more than 20% of the treated rows."""
+    out = []
+    nouns = {
+        "treated": wording.treated_noun(params, language, plural=check.n_treated_clusters != 1),
+        "units": wording.unit_noun(params, language),
+        "unit": wording.unit_noun(params, language, plural=False),
+    }
+    if check.n_treated_clusters < 20:
+        out.append(
+            t(
+                "few_cluster.warning_few",
+                language,
+                n=check.n_treated_clusters,
+                threshold=20,
+                **nouns,
+            )
+        )
+    if check.dominant_cluster is not None and math.isfinite(check.dominant_share):
+        out.append(
+            t(
+                "few_cluster.warning_dominant",
+                language,
+                cluster=check.dominant_cluster,
+                share=format_percent(check.dominant_share, language),
+                threshold=format_percent(0.2, language, 0),
+                **nouns,
+            )
+        )
+    return tuple(out)
+
+
+def reading(check: HowSure, params: Params, language: Language) -> str:
+    """Plain-language paragraph for board staff: which method, its measured size, the p-value,
+    and the interval or why it is withheld."""
+    trusted = check.trusted
+    crv1 = check.comparison.loc[check.comparison["method"] == "crv1", "rate"]
+    if check.verdict is None:
+        text = t(
+            "few_cluster.reading_not_measured",
+            language,
+            method=method_label(trusted.method or "", language),
+            p=format_p_value(trusted.p_value, language),
+        )
+    else:
+        text = t(
+            "few_cluster.reading",
+            language,
+            method=method_label(trusted.method or "", language),
+            rate=format_percent(trusted.rate, language),
+            p=format_p_value(trusted.p_value, language),
+            n_sims=format_number(check.n_sims, language, 0),
+        )
+        if len(crv1) and trusted.method != "crv1" and math.isfinite(float(crv1.iloc[0])):
+            text += " " + t(
+                "few_cluster.reading_crv1",
+                language,
+                crv1_rate=format_percent(float(crv1.iloc[0]), language),
+            )
+        text += " " + check.verdict.explain(language)
+    extra = withheld_sentence(trusted, params, language)
+    return f"{text} {extra}".strip()

@@ -42,14 +42,14 @@ def _as_tidy(estimate: EffectEstimate | pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _level(estimate: EffectEstimate | pd.DataFrame, level: float | None) -> int:
+def _level(estimate: EffectEstimate | pd.DataFrame, level: float | None) -> str:
     if level is None:
         level = (
             float(estimate.diagnostics.get("confidence_level", 0.95))
             if isinstance(estimate, EffectEstimate)
             else 0.95
         )
-    return round(100 * level)
+    return f"{100 * level:g}"
 
 
 def event_study_figure(
@@ -58,6 +58,8 @@ def event_study_figure(
     reference: int | None = None,
     level: float | None = None,
     title: str | None = None,
+    intervals: bool = True,
+    period: str | None = None,
 ) -> Figure:
     """Event-time effects with confidence intervals, the reference period at zero.
 
@@ -74,6 +76,11 @@ def event_study_figure(
         Confidence level of the intervals (default: from diagnostics, else 0.95).
     title : str, optional
         Overrides the default title.
+    intervals : bool
+        Draw the intervals (False: points only, when their method was not size-checked on
+        this design).
+    period : str, optional
+        What one period is called (``quarter``, ``year``): the axis says "periods" otherwise.
 
     Returns
     -------
@@ -104,7 +111,7 @@ def event_study_figure(
             ax.errorbar(
                 event[mask],
                 est[mask],
-                yerr=[est[mask] - low[mask], high[mask] - est[mask]],
+                yerr=[est[mask] - low[mask], high[mask] - est[mask]] if intervals else None,
                 fmt="o",
                 color=colour,
                 capsize=4,
@@ -132,7 +139,11 @@ def event_study_figure(
             if lags is not None and e == int(lags):
                 labels[j] = t("effects.event_study.binned_high", language, value=_signed(e))
     ax.set_xticks(ticks, labels)
-    ax.set_xlabel(t("effects.event_study.x_label", language))
+    ax.set_xlabel(
+        t("effects.event_study.x_label_period", language, period=period)
+        if period
+        else t("effects.event_study.x_label", language)
+    )
     ax.set_ylabel(t("effects.event_study.y_label", language, reference=_signed(reference)))
     ax.set_title(title or t("effects.event_study.title", language))
     # Legend (headed by the pre-trend test) below the axes so it never covers an interval.
@@ -158,7 +169,9 @@ def event_study_figure(
     ax.text(
         0.99,
         0.02,
-        t("effects.event_study.interval", language, level=pct),
+        t("effects.event_study.interval", language, level=pct)
+        if intervals
+        else t("effects.event_study.no_interval", language),
         transform=ax.transAxes,
         ha="right",
         va="bottom",
@@ -174,6 +187,7 @@ def headline_effect_figure(
     labels: Sequence[str] | None = None,
     level: float | None = None,
     title: str | None = None,
+    nouns: tuple[str, str] | None = None,
 ) -> Figure:
     """The headline effect(s) as points with confidence intervals around a zero line.
 
@@ -190,11 +204,16 @@ def headline_effect_figure(
         Confidence level of the intervals (default: from the first estimate, else 0.95).
     title : str, optional
         Overrides the default title.
+    nouns : tuple of str, optional
+        What the treated units and all units are called (default: pilot communes, communes).
+        A row whose interval is NaN is drawn as a point only.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    if nouns is None:
+        nouns = (t("wording.pilot_communes", language), t("wording.communes", language))
     if isinstance(estimates, EffectEstimate | pd.DataFrame):
         items = [estimates]
     else:
@@ -224,10 +243,12 @@ def headline_effect_figure(
     y = np.arange(len(tidy))[::-1]
     fig, ax = new_figure(9.0, 1.6 + 0.9 * len(tidy))
     ax.axvline(0.0, color="#444444", linewidth=1)
+    has = np.isfinite(low) & np.isfinite(high)
+    # A row without an interval (its method was not size-checked here) is a point only.
     ax.errorbar(
         est,
         y,
-        xerr=[est - low, high - est],
+        xerr=[np.where(has, est - low, 0.0), np.where(has, high - est, 0.0)],
         fmt="o",
         color=EFFECT_COLOUR,
         capsize=5,
@@ -235,8 +256,10 @@ def headline_effect_figure(
         linewidth=2.5,
     )
     decimals = 3 if np.nanmax(np.abs(est)) < 0.1 else 2
-    for yi, e, row in zip(y, est, tidy.itertuples(index=False), strict=True):
+    for yi, e, row, ok in zip(y, est, tidy.itertuples(index=False), has, strict=True):
         text = format_number(e, language, decimals)
+        if not ok:
+            text += f"  ({t('effects.headline.no_interval', language)})"
         if {"n_treated_clusters", "n_clusters"} <= set(tidy.columns):
             text += (
                 "  ("
@@ -245,6 +268,8 @@ def headline_effect_figure(
                     language,
                     treated=int(row.n_treated_clusters),
                     clusters=int(row.n_clusters),
+                    treated_noun=nouns[0],
+                    units=nouns[1],
                 )
                 + ")"
             )

@@ -48,6 +48,8 @@ def inference_panel_figure(
         Language of labels.
     headline : str, optional
         Method shown to the board (from ``choose_headline``), drawn in the effect colour.
+        With a boolean ``interval_shown`` column, only those methods' intervals are drawn
+        (a method that failed the size check shows its point and p-value only).
     level : float
         Confidence level of the intervals (for the axis label).
     title : str, optional
@@ -71,33 +73,46 @@ def inference_panel_figure(
     est = rows["estimate"].to_numpy(float)
     low = rows["conf_low"].to_numpy(float)
     high = rows["conf_high"].to_numpy(float)
+    shown = (
+        rows["interval_shown"].to_numpy(bool)
+        if "interval_shown" in rows
+        else np.isfinite(low) | np.isfinite(high)
+    )
+    low = np.where(shown, low, np.nan)
+    high = np.where(shown, high, np.nan)
     finite = np.concatenate([low[np.isfinite(low)], high[np.isfinite(high)], est])
     span = float(np.ptp(finite)) or 1.0
     right = float(np.max(finite)) + 0.05 * span
-    for yi, row, e, lo, hi in zip(y, rows.itertuples(index=False), est, low, high, strict=True):
+    notes: list[str] = []
+    for yi, row, e, lo, hi, draw in zip(
+        y, rows.itertuples(index=False), est, low, high, shown, strict=True
+    ):
         chosen = headline is not None and row.method == headline
         colour = EFFECT_COLOUR if chosen else COMPARISON_COLOUR
-        # An unbounded randomisation interval is drawn to the plot edge.
-        lo_draw = lo if np.isfinite(lo) else float(np.min(finite)) - 0.05 * span
-        hi_draw = hi if np.isfinite(hi) else right
-        ax.plot([lo_draw, hi_draw], [yi, yi], color=colour, linewidth=3 if chosen else 2)
+        if draw:
+            # An unbounded randomisation interval is drawn to the plot edge.
+            lo_draw = lo if np.isfinite(lo) else float(np.min(finite)) - 0.05 * span
+            hi_draw = hi if np.isfinite(hi) else right
+            ax.plot([lo_draw, hi_draw], [yi, yi], color=colour, linewidth=3 if chosen else 2)
         ax.plot([e], [yi], "o", color=colour, markersize=10 if chosen else 8)
         text = t("inference.figure.p_value", language, p=format_p_value(row.p_value, language))
+        if not draw:
+            text += f"  ({t('inference.figure.no_interval', language)})"
         if chosen:
             text += f"  ({t('inference.figure.headline', language)})"
-        ax.annotate(
-            text,
-            (right, yi),
-            xytext=(6, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=11,
-            fontweight="bold" if chosen else "normal",
-        )
-    ax.set_yticks(y, [_method_label(m, language) for m in rows["method"]])
+        notes.append(text)
+    # Each method's p-value (and why it has no interval) under its name: tick labels take part
+    # in the layout, so a long note never spills off the figure.
+    ax.set_yticks(
+        y,
+        [f"{_method_label(m, language)}\n{n}" for m, n in zip(rows["method"], notes, strict=True)],
+    )
+    for label, method in zip(ax.get_yticklabels(), rows["method"], strict=True):
+        if headline is not None and method == headline:
+            label.set_fontweight("bold")
     ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_xlim(right=right + 0.45 * span)
-    ax.set_xlabel(t("inference.figure.panel_x_label", language, level=round(100 * level)))
+    ax.set_xlim(right=right + 0.05 * span)
+    ax.set_xlabel(t("inference.figure.panel_x_label", language, level=f"{100 * level:g}"))
     ax.set_title(title or t("inference.figure.panel_title", language))
     return fig
 

@@ -114,8 +114,11 @@ def sensitivity_plot(
     frame: pd.DataFrame,
     language: Language = "vi",
     breakdown: float | None = None,
+    alpha: float = 0.05,
 ) -> Figure:
     """Robust confidence intervals against the bound ``m`` (HonestDiD sensitivity plot).
+
+    ``alpha`` names the intervals' level in the axis label (``1 - alpha``).
 
     ``frame`` is :func:`~evaluation.inference.honest_did.sensitivity_rm` or ``sensitivity_sd``
     output (columns ``restriction, method, m, conf_low, conf_high``); the ``original`` row is
@@ -159,14 +162,24 @@ def sensitivity_plot(
         ax.axvline(breakdown, color=COMPARISON_COLOUR, ls=":", lw=1.5,
                    label=t("robustness.sensitivity.breakdown", language, value=value))  # fmt: skip
     ax.set_xlabel(t(f"robustness.sensitivity.x_label_{restriction}", language))
-    ax.set_ylabel(t("robustness.sensitivity.y_label", language))
+    ax.set_ylabel(t("robustness.sensitivity.y_label", language, level=_level(alpha, language)))
     ax.set_title(t(f"robustness.sensitivity.title_{restriction}", language))
     ax.legend(loc="upper left")
     return fig
 
 
-def specification_chart(frame: pd.DataFrame, language: Language = "vi") -> Figure:
-    """Headline effect with its CI across specifications, sorted, with a description panel.
+def _level(alpha: float, language: Language) -> str:
+    return f"{format_number(100 * (1 - alpha), language, 0)}%"
+
+
+def specification_chart(
+    frame: pd.DataFrame, language: Language = "vi", alpha: float = 0.05
+) -> Figure:
+    """Headline effect across specifications, sorted, with a description panel.
+
+    An interval is drawn only for rows whose ``size_checked`` column is True (the method's size
+    was measured on that design inside the band); other rows show the estimate alone. Without a
+    ``size_checked`` column no interval is drawn. ``alpha`` names the level in the axis label.
 
     Parameters
     ----------
@@ -203,16 +216,24 @@ def specification_chart(frame: pd.DataFrame, language: Language = "vi") -> Figur
     x = np.arange(len(data))
     groups = list(dict.fromkeys(data["group"].astype(str)))
     colours = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
+    checked = (
+        data["size_checked"].fillna(False).astype(bool).to_numpy()
+        if "size_checked" in data
+        else np.zeros(len(data), bool)
+    )
     for g in groups:
-        sel = data["group"].astype(str) == g
-        top.errorbar(x[sel], data.loc[sel, "estimate"],
-                     yerr=[data.loc[sel, "estimate"] - data.loc[sel, "conf_low"],
-                           data.loc[sel, "conf_high"] - data.loc[sel, "estimate"]],
-                     fmt="o", color=colours[g], ecolor=colours[g], capsize=3, label=g)  # fmt: skip
+        sel = (data["group"].astype(str) == g).to_numpy()
+        top.plot(x[sel], data.loc[sel, "estimate"], "o", color=colours[g], label=g)
+        ci = sel & checked
+        if ci.any():
+            top.errorbar(x[ci], data.loc[ci, "estimate"],
+                         yerr=[data.loc[ci, "estimate"] - data.loc[ci, "conf_low"],
+                               data.loc[ci, "conf_high"] - data.loc[ci, "estimate"]],
+                         fmt="none", ecolor=colours[g], capsize=3)  # fmt: skip
     top.axhline(0, color="black", lw=0.8)
     top.set_xticks(x, [])
     top.set_xlim(-0.6, len(data) - 0.4)
-    top.set_ylabel(t("robustness.specification.y_label", language))
+    top.set_ylabel(t("robustness.specification.y_label", language, level=_level(alpha, language)))
     top.set_title(t("robustness.specification.title", language))
     if len(groups) > 1:
         top.legend(loc="best")

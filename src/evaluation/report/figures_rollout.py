@@ -24,6 +24,7 @@ from evaluation.report.style import (
     PILOT_COLOUR,
     new_figure,
 )
+from evaluation.report.wording import generic_noun_values
 
 __all__ = ["bacon_figure", "dynamic_effects_figure", "group_time_figure"]
 
@@ -36,26 +37,40 @@ _MARKERS = {
 _EVENT_TERM = re.compile(r"^e([+-]\d+)$")
 
 
-def bacon_figure(decomposition: BaconDecomposition, language: Language = "vi") -> Figure:
+def bacon_figure(
+    decomposition: BaconDecomposition | pd.DataFrame,
+    language: Language = "vi",
+    nouns: dict[str, str] | None = None,
+    twfe_estimate: float | None = None,
+) -> Figure:
     """Scatter of the 2x2 DiD estimates against their weights, by comparison type.
 
     Parameters
     ----------
-    decomposition : BaconDecomposition
-        Output of :func:`evaluation.estimators.bacon.bacon_decomposition`.
+    decomposition : BaconDecomposition or pandas.DataFrame
+        Output of :func:`evaluation.estimators.bacon.bacon_decomposition`, or its
+        ``comparisons`` table (then pass ``twfe_estimate``).
     language : {"vi", "en"}
+    nouns : dict, optional
+        Data-dependent nouns (``units`` ...) of :mod:`evaluation.report.wording`.
+    twfe_estimate : float, optional
+        The TWFE coefficient, when ``decomposition`` is a table.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    if not isinstance(decomposition, BaconDecomposition):
+    nouns = nouns or generic_noun_values(language)
+    if isinstance(decomposition, BaconDecomposition):
+        table, twfe_estimate = decomposition.comparisons, decomposition.twfe_estimate
+    elif isinstance(decomposition, pd.DataFrame) and twfe_estimate is not None:
+        table = decomposition
+    else:
         raise ValueError(
-            "decomposition must be the BaconDecomposition returned by bacon_decomposition(), "
-            f"got {type(decomposition).__name__}"
+            "decomposition must be the BaconDecomposition returned by bacon_decomposition() or "
+            f"its comparisons table with twfe_estimate=, got {type(decomposition).__name__}"
         )
     fig, ax = new_figure(width=10, height=5.5)
-    table = decomposition.comparisons
     colours = dict(zip(COMPARISON_TYPES, PALETTE, strict=False))
     for kind in COMPARISON_TYPES:
         rows = table.loc[table["type"] == kind]
@@ -67,19 +82,19 @@ def bacon_figure(decomposition: BaconDecomposition, language: Language = "vi") -
             s=70,
             marker=_MARKERS[kind],
             color=colours[kind],
-            label=t(f"rollout.bacon.types.{kind}", language),
+            label=t(f"rollout.bacon.types.{kind}", language, **nouns),
             edgecolor="white",
             linewidth=0.6,
         )
     ax.axhline(
-        decomposition.twfe_estimate,
+        twfe_estimate,
         color=EFFECT_COLOUR,
         linestyle="--",
         linewidth=1.5,
         label=t(
             "rollout.bacon.twfe_line",
             language,
-            value=format_number(decomposition.twfe_estimate, language, 3),
+            value=format_number(twfe_estimate, language, 3),
         ),
     )
     ax.axhline(0, color="black", linewidth=0.8)
@@ -91,7 +106,11 @@ def bacon_figure(decomposition: BaconDecomposition, language: Language = "vi") -
 
 
 def group_time_figure(
-    att_gt: GroupTimeResult | pd.DataFrame, language: Language = "vi", level: float = 0.95
+    att_gt: GroupTimeResult | pd.DataFrame,
+    language: Language = "vi",
+    level: float = 0.95,
+    nouns: dict[str, str] | None = None,
+    show_intervals: bool = True,
 ) -> Figure:
     """ATT(g, t) with confidence intervals, one panel per adoption cohort.
 
@@ -103,11 +122,16 @@ def group_time_figure(
     language : {"vi", "en"}
     level : float
         Confidence level of the intervals, for the legend (read from the result if given).
+    nouns : dict, optional
+        Data-dependent nouns (``units``, ``period`` ...) of :mod:`evaluation.report.wording`.
+    show_intervals : bool
+        False draws the point estimates only (intervals withheld by the size check).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    nouns = nouns or generic_noun_values(language)
     if isinstance(att_gt, GroupTimeResult):
         level = 1 - att_gt.alpha
         att_gt = att_gt.att_gt
@@ -125,10 +149,15 @@ def group_time_figure(
             (post, PILOT_COLOUR, "after"),
         ):
             part = rows.loc[mask]
+            yerr = (
+                [part["estimate"] - part["conf_low"], part["conf_high"] - part["estimate"]]
+                if show_intervals
+                else None
+            )
             ax.errorbar(
                 part["time"],
                 part["estimate"],
-                yerr=[part["estimate"] - part["conf_low"], part["conf_high"] - part["estimate"]],
+                yerr=yerr,
                 fmt="o",
                 color=colour,
                 capsize=3,
@@ -136,24 +165,32 @@ def group_time_figure(
             )
         ax.axhline(0, color="black", linewidth=0.8)
         ax.axvline(g - 0.5, color=EFFECT_COLOUR, linestyle=":", linewidth=1)
-        ax.set_title(t("rollout.group_time.cohort", language, group=g), fontsize=12)
+        ax.set_title(t("rollout.group_time.cohort", language, group=g, **nouns), fontsize=12)
         ax.set_xticks(sorted(att_gt["time"].unique()))
-    axes[-1].set_xlabel(t("rollout.group_time.x_label", language))
+    axes[-1].set_xlabel(t("rollout.group_time.x_label", language, **nouns))
     fig.supylabel(t("rollout.group_time.y_label", language))
-    fig.suptitle(t("rollout.group_time.title", language), fontweight="bold")
+    fig.suptitle(t("rollout.group_time.title", language, **nouns), fontweight="bold")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(
         handles,
         labels,
         loc="outside lower center",
         ncols=2,
-        title=t("rollout.group_time.interval", language, level=round(100 * level)),
+        title=(
+            t("rollout.group_time.interval", language, level=round(100 * level))
+            if show_intervals
+            else t("rollout.group_time.no_interval", language)
+        ),
     )
     return fig
 
 
 def dynamic_effects_figure(
-    estimate: EffectEstimate, language: Language = "vi", level: float = 0.95
+    estimate: EffectEstimate,
+    language: Language = "vi",
+    level: float = 0.95,
+    nouns: dict[str, str] | None = None,
+    show_intervals: bool = True,
 ) -> Figure:
     """Effects by event time (``e-2``, ``e+0`` ... terms) with their intervals or uniform band.
 
@@ -165,6 +202,10 @@ def dynamic_effects_figure(
     language : {"vi", "en"}
     level : float
         Confidence level, for the legend.
+    nouns : dict, optional
+        Data-dependent nouns (``periods`` ...) of :mod:`evaluation.report.wording`.
+    show_intervals : bool
+        False draws the point estimates only (intervals withheld by the size check).
 
     Returns
     -------
@@ -182,7 +223,9 @@ def dynamic_effects_figure(
             "estimate has no event-time terms ('e-1', 'e+0' ...); use aggregate(kind='dynamic') "
             "or sun_abraham()"
         )
+    nouns = nouns or generic_noun_values(language)
     frame = terms.loc[[name for _, name in rows]].assign(event_time=[e for e, _ in rows])
+    frame = frame.loc[np.isfinite(frame["estimate"].to_numpy(float))]
     uniform = "inference" in terms.columns and frame["inference"].str.contains("uniform").any()
     key = "band" if uniform else "interval"
     fig, ax = new_figure(width=10, height=5.5)
@@ -194,28 +237,35 @@ def dynamic_effects_figure(
         part = frame.loc[mask]
         if part.empty:
             continue
+        ok = np.isfinite(part["conf_low"]) & np.isfinite(part["conf_high"])
         ax.errorbar(
             part["event_time"],
             part["estimate"],
-            yerr=[part["estimate"] - part["conf_low"], part["conf_high"] - part["estimate"]],
+            yerr=[
+                np.where(ok, part["estimate"] - part["conf_low"], 0.0),
+                np.where(ok, part["conf_high"] - part["estimate"], 0.0),
+            ]
+            if show_intervals
+            else None,
             fmt="o",
             color=colour,
             capsize=4,
             markersize=7,
             label=t(f"rollout.dynamic.{label}", language),
         )
-    ax.fill_between(
-        frame["event_time"],
-        frame["conf_low"],
-        frame["conf_high"],
-        color=PILOT_COLOUR,
-        alpha=0.12,
-        label=t(f"rollout.dynamic.{key}", language, level=round(100 * level)),
-    )
+    if show_intervals:
+        ax.fill_between(
+            frame["event_time"],
+            frame["conf_low"],
+            frame["conf_high"],
+            color=PILOT_COLOUR,
+            alpha=0.12,
+            label=t(f"rollout.dynamic.{key}", language, level=round(100 * level)),
+        )
     ax.axhline(0, color="black", linewidth=0.8)
     ax.axvline(-0.5, color=EFFECT_COLOUR, linestyle=":", linewidth=1)
     ax.set_xticks(sorted(frame["event_time"]))
-    ax.set_xlabel(t("rollout.dynamic.x_label", language))
+    ax.set_xlabel(t("rollout.dynamic.x_label", language, **nouns))
     ax.set_ylabel(t("rollout.dynamic.y_label", language))
     method = "sun_abraham" if estimate.estimator == "sun_abraham" else "callaway_santanna"
     ax.set_title(

@@ -194,12 +194,17 @@ def power_curve_figure(
     target_power: float = 0.8,
     effect_label: str | None = None,
     language: Language = "vi",
+    units: str | None = None,
 ) -> Figure:
     """Power against the number of new treated communes, one line per ballots per commune.
 
     ``curves`` is :func:`evaluation.scaling.power.power_curves`; simulated power (if present) is
-    drawn as points with Monte Carlo error bars over the closed-form lines.
+    drawn as points with Monte Carlo error bars over the closed-form lines. With ``units`` (a
+    generic panel's noun, one value per unit and period) the words are the panel's and the
+    single line has no ballots legend.
     """
+    prefix = "scaling.power" if units is None else "scaling.power.panel"
+    words = {} if units is None else {"units": units}
     require_columns(
         curves,
         ["n_treated", "n_control", "ballots_per_commune", "power", "effect"],
@@ -214,7 +219,11 @@ def power_curve_figure(
             part["power"],
             color=colour,
             lw=3,
-            label=t("scaling.power.legend", language, m=format_number(m, language, 0)),
+            label=(
+                t("scaling.power.legend", language, m=format_number(m, language, 0))
+                if units is None
+                else None
+            ),
         )
         if "power_simulated" in part.columns:
             ax.errorbar(
@@ -239,9 +248,10 @@ def power_curve_figure(
     )
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(lambda v, _pos: format_percent(v, language, 0))
-    ax.set_xlabel(t("scaling.power.x_label", language))
+    ax.set_xlabel(t(f"{prefix}.x_label", language, **words))
     ax.set_ylabel(t("scaling.power.y_label", language))
-    ax.legend(loc="lower right")
+    if units is None:
+        ax.legend(loc="lower right")
     effect = effect_label or format_number(float(curves["effect"].iloc[0]), language, 2)
     # the message: the smallest design (most ballots) reaching the target
     best = curves.loc[curves["ballots_per_commune"] == curves["ballots_per_commune"].max()]
@@ -249,19 +259,21 @@ def power_curve_figure(
     if len(reached):
         row = reached.iloc[0]
         title = t(
-            "scaling.power.title_reached",
+            f"{prefix}.title_reached",
             language,
             n=int(row["n_treated"]),
             n_control=int(row["n_control"]),
             effect=effect,
+            **words,
         )
     else:
         title = t(
-            "scaling.power.title_not_reached",
+            f"{prefix}.title_not_reached",
             language,
             n=int(curves["n_treated"].max()),
             effect=effect,
             target=target_text,
+            **words,
         )
     _title(ax, title)
     return fig

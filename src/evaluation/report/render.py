@@ -73,15 +73,22 @@ _INDEX = """<!DOCTYPE html>
 """
 
 
-def page_title(notebook: str, language: Language) -> str:
-    """A page's title for readers (``1. Chất lượng dữ liệu``), its file name when none is written."""
-    try:
-        return t(f"pages.{notebook}", language)
-    except KeyError:
-        return notebook
+def page_title(notebook: str, language: Language, panel: bool = False) -> str:
+    """A page's title for readers (``1. Chất lượng dữ liệu``), its file name when none is written.
+
+    ``panel=True`` gives the generic panel's titles (no communes, no Hà Nam).
+    """
+    for key in ([f"pages_panel.{notebook}"] if panel else []) + [f"pages.{notebook}"]:
+        try:
+            return t(key, language)
+        except KeyError:
+            continue
+    return notebook
 
 
-def write_index(run_dir: Path, manifest: dict, language: Language, simulated: bool) -> Path:
+def write_index(
+    run_dir: Path, manifest: dict, language: Language, simulated: bool, panel: bool = False
+) -> Path:
     """The run's front page: headline numbers, then each page with its one-line finding."""
     env = Environment(autoescape=select_autoescape(default=True))
     results_path = run_dir / "results.json"
@@ -94,7 +101,7 @@ def write_index(run_dir: Path, manifest: dict, language: Language, simulated: bo
         pages.append(
             {
                 "name": name,
-                "title": page_title(name, language),
+                "title": page_title(name, language, panel),
                 "html": html_name if (run_dir / html_name).is_file() else None,
                 "status": entry["status"],
                 "status_text": t(f"run.status_{entry['status']}", language),
@@ -103,7 +110,7 @@ def write_index(run_dir: Path, manifest: dict, language: Language, simulated: bo
         )
     text = env.from_string(_INDEX).render(
         language=language,
-        title=t("run.index_title", language),
+        title=t("run.index_title_panel" if panel else "run.index_title", language),
         css=page_css(),
         banner=t("banner.simulated", language) if simulated else "",
         headline=results.get("headline_lines", {}).get(language, []),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from evaluation.analysis.base import NotApplicable, load_result, save_result
@@ -29,6 +30,8 @@ from evaluation.prepare import (
 )
 from evaluation.report.style import close, localise_numbers, table_styler
 
+#: Matplotlib settings that make SVG output byte-identical across runs (ids from a fixed salt).
+SAME_BYTES_RC = {"svg.hashsalt": "hanam-evaluation"}
 EFFECT_KEY = ["outcome", "estimator", "term", "inference"]
 #: Columns of ``tables/effects.csv``: the tidy columns and whether the interval's method had
 #: its size measured on this design and found inside ``inference.size_band``.
@@ -73,8 +76,11 @@ class RunContext:
         folder.mkdir(parents=True, exist_ok=True)
         localise_numbers(fig, self.language)
         for suffix in (".png", ".svg"):
-            with atomic_path(folder / f"{name}{suffix}") as tmp:
-                fig.savefig(tmp, format=suffix[1:])
+            with atomic_path(folder / f"{name}{suffix}") as tmp, rc_context(SAME_BYTES_RC):
+                # no creation date, fixed ids: the same figure gives the same file on a rerun
+                fig.savefig(
+                    tmp, format=suffix[1:], metadata={"Date": None} if suffix == ".svg" else None
+                )
         alts_path = folder / "alt_text.json"
         alts = json.loads(alts_path.read_text("utf-8")) if alts_path.is_file() else {}
         alts[name] = alt

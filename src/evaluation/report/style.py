@@ -152,7 +152,8 @@ def table_styler(frame: pd.DataFrame, numeric: Iterable[str] | None = None):  # 
     """
     text = text_columns(frame) if numeric is None else [c for c in frame if c not in set(numeric)]
     numbers = [c for c in frame.columns if c not in text]
-    styler = frame.style.hide(axis="index")
+    # Cells may hold names from input files (communes, districts): shown as text, never markup.
+    styler = frame.style.hide(axis="index").format(escape="html")
     if text:
         styler = styler.set_properties(subset=text, **{"text-align": "left"})
     if numbers:

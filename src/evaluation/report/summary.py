@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 from pandas.io.formats.style import Styler
 
 from evaluation.config import Params
@@ -90,6 +91,12 @@ class RunOutputs:
     figures: dict[str, tuple[Path, str]] = field(default_factory=dict)
     findings: dict[str, str] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    alpha: float = 0.05
+
+    @property
+    def level(self) -> str:
+        """The confidence level of every interval in the run (``95`` for ``analysis.alpha`` 0.05)."""
+        return f"{100 * (1 - self.alpha):g}"
 
     @property
     def headline(self) -> dict:
@@ -135,7 +142,11 @@ def collect(run_dir: str | Path) -> RunOutputs:
         for name in SCALING_TABLES
         if (tables / f"{name}.csv").is_file()
     }
+    params_path = run_dir / "params.yaml"
+    tree = yaml.safe_load(params_path.read_text("utf-8")) if params_path.is_file() else {}
+    alpha = float(((tree or {}).get("analysis") or {}).get("alpha", 0.05))
     return RunOutputs(
+        alpha=alpha,
         results=results,
         effects=effects,
         coverage=coverage,
@@ -236,18 +247,19 @@ def effect_sentence(outputs: RunOutputs, language: Language) -> str:
 
 
 def _few_cluster(h: dict) -> tuple[float, float, float, str] | None:
-    """(low, high, p, method label source) of the interval valid with few pilots, else CRV1."""
-    for ci_key, p_key, method in (
-        (
-            "few_cluster_conf_int",
-            "few_cluster_p_value",
-            h.get("few_cluster_label") or h.get("few_cluster_method"),
-        ),
-        ("crv1_conf_int", "crv1_p_value", "crv1"),
-    ):
-        ci = h.get(ci_key)
-        if isinstance(ci, list | tuple) and len(ci) == 2 and all(_finite(v) for v in ci):
-            return float(ci[0]), float(ci[1]), float(h.get(p_key, float("nan"))), str(method)
+    """(low, high, p, method label source) of the headline interval, only when its method's
+    size was checked on this design and lay in the band (the trust rule); else None."""
+    if h.get("size_checked") is not True:
+        return None
+    ci = h.get("few_cluster_conf_int")
+    if isinstance(ci, list | tuple) and len(ci) == 2 and all(_finite(v) for v in ci):
+        method = h.get("few_cluster_label") or h.get("few_cluster_method")
+        return (
+            float(ci[0]),
+            float(ci[1]),
+            float(h.get("few_cluster_p_value", float("nan"))),
+            str(method),
+        )
     return None
 
 
@@ -259,6 +271,9 @@ def certainty_sentence(outputs: RunOutputs, language: Language) -> str:
     outcome = str(h.get("outcome", "satisfaction_index"))
     interval = _few_cluster(h)
     if interval is None:
+        withheld = h.get("interval_withheld_sentence") or {}
+        if withheld.get(language):  # the effects page withheld the interval: its own words
+            return str(withheld[language])
         return t("summary.sure_none", language)
     low, high, p, method = interval
     clear = low > 0 or high < 0
@@ -270,6 +285,7 @@ def certainty_sentence(outputs: RunOutputs, language: Language) -> str:
         low=format_effect(outcome, low, language),
         high=format_effect(outcome, high, language),
         p=p_text(p, language),
+        level=outputs.level,
         method=mid_sentence(inference_label(method, language)),
         pretrend=p_text(pretrend, language) if trend else "",
     )
@@ -381,16 +397,17 @@ def caveats(outputs: RunOutputs, params: Params, language: Language) -> list[str
     pilots = _pilots(outputs)
     if pilots is not None:
         size = h.get("size_of_method")
+        checked = h.get("size_checked") is True
         out.append(
             t(
-                "summary.caveat_few_pilots",
+                "summary.caveat_few_pilots" if checked else "summary.caveat_few_pilots_unchecked",
                 language,
                 pilots=pilots,
                 communes=h.get("n_communes", "–"),
             )
             + (
                 " " + t("summary.caveat_size", language, size=format_percent(float(size), language))
-                if _finite(size)
+                if checked and _finite(size)
                 else ""
             )
         )
@@ -558,13 +575,15 @@ def scaling_options(outputs: RunOutputs) -> list[dict] | None:
         )
     options.append(conditions)
     plan = tables.get("rollout_plan")
+    band_checked = scaling.get("plan_gain_band_size_checked") is True
     budget = {
         "option": "budget",
         "n_communes": scaling.get("plan_n_communes"),
         "cost_vnd": scaling.get("plan_total_cost_vnd"),
         "gain": scaling.get("plan_total_gain"),
-        "gain_low": _sum(plan, "expected_gain_low"),
-        "gain_high": _sum(plan, "expected_gain_high"),
+        # The plan's gain band is model-based: shown only if its method was size-checked.
+        "gain_low": _sum(plan, "expected_gain_low") if band_checked else None,
+        "gain_high": _sum(plan, "expected_gain_high") if band_checked else None,
     }
     options.append(budget)
     wedge = tables.get("stepped_wedge")
@@ -618,7 +637,7 @@ def options_table(outputs: RunOutputs, params: Params, language: Language) -> pd
                 t("summary.col_cost", language, years=params.scaling.horizon_years): (
                     format_billion_vnd(entry.get("cost_vnd"), language)
                 ),
-                t("summary.col_gain", language): gain_text,
+                t("summary.col_gain", language, level=outputs.level): gain_text,
                 t("summary.col_gives", language): gives,
             }
         )

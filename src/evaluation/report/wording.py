@@ -21,8 +21,11 @@ def unit_noun(params: Params, language: Language, plural: bool = True) -> str:
     if is_hanam(params):
         return t(f"wording.commune{'s' if plural else ''}", language)
     spec = params.data.panel
-    if spec is not None and spec.unit_label.get(language):
-        return spec.unit_label[language]
+    label = spec.unit_label.get(language) if spec is not None else None
+    if isinstance(label, str) and label:
+        return label
+    if isinstance(label, tuple | list) and len(label) == 2:
+        return label[1] if plural else label[0]
     return t(f"wording.unit{'s' if plural else ''}", language)
 
 
@@ -46,3 +49,38 @@ def period_noun(params: Params, language: Language, plural: bool = False) -> str
     if not is_hanam(params) and params.data.panel is not None:
         frequency = params.data.panel.frequency
     return t(f"wording.period.{frequency}{'_plural' if plural else ''}", language)
+
+
+def _cap(word: str) -> str:
+    return word[:1].upper() + word[1:]
+
+
+def noun_values(params: Params, language: Language, n_treated: int = 2) -> dict[str, str]:
+    """The data's nouns as message placeholders: ``units``, ``unit``, ``treated``
+    (``treated_one``), ``comparison``, ``period``, ``periods`` and the capitalised ``*_cap``
+    forms for a sentence or label that starts with one."""
+    values = {
+        "units": unit_noun(params, language, plural=True),
+        "unit": unit_noun(params, language, plural=False),
+        "treated": treated_noun(params, language, plural=n_treated != 1),
+        "treated_one": treated_noun(params, language, plural=False),
+        "comparison": comparison_noun(params, language),
+        "period": period_noun(params, language),
+        "periods": period_noun(params, language, plural=True),
+    }
+    return {**values, **{f"{k}_cap": _cap(v) for k, v in values.items()}}
+
+
+def generic_noun_values(language: Language) -> dict[str, str]:
+    """:func:`noun_values` without params (a figure drawn outside a run): units and periods."""
+    units, unit = t("wording.units", language), t("wording.unit", language)
+    values = {
+        "units": units,
+        "unit": unit,
+        "treated": t("wording.treated_units", language, units=units),
+        "treated_one": t("wording.treated_units", language, units=unit),
+        "comparison": t("wording.untreated_units", language, units=units),
+        "period": t("wording.period.as_given", language),
+        "periods": t("wording.period.as_given_plural", language),
+    }
+    return {**values, **{f"{k}_cap": _cap(v) for k, v in values.items()}}

@@ -34,13 +34,19 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 Method = Literal["auto", "brute_force", "dynamic_programming", "greedy"]
 
 #: Largest number of candidates enumerated exhaustively.
 BRUTE_FORCE_MAX = 20
 
-_Z95 = 1.959963984540054
+
+def _z(alpha: float) -> float:
+    """Two-sided normal critical value for ``1 - alpha`` coverage."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    return float(stats.norm.ppf(1 - alpha / 2))
 
 
 @dataclass(frozen=True)
@@ -145,8 +151,14 @@ def gain_cost_curve(
     name_col: str | None = None,
     se_col: str | None = None,
     gain_correlation: Literal["perfect", "independent"] = "perfect",
+    alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """Candidates by gain per VND with cumulative cost and gain (the columns of a plan)."""
+    """Candidates by gain per VND with cumulative cost and gain (the columns of a plan).
+
+    ``cumulative_gain_low``/``high`` are the gain plus or minus the two-sided normal critical
+    value for ``1 - alpha`` times its standard error (model-based: they inherit whatever the
+    standard errors of the predictions assume).
+    """
     for argument, column in {
         "value_col": value_col,
         "cost_col": cost_col,
@@ -184,8 +196,9 @@ def gain_cost_curve(
     out["cumulative_gain_se"] = (
         se.cumsum() if gain_correlation == "perfect" else np.sqrt((se**2).cumsum())
     )
-    out["cumulative_gain_low"] = out["cumulative_gain"] - _Z95 * out["cumulative_gain_se"]
-    out["cumulative_gain_high"] = out["cumulative_gain"] + _Z95 * out["cumulative_gain_se"]
+    z = _z(alpha)
+    out["cumulative_gain_low"] = out["cumulative_gain"] - z * out["cumulative_gain_se"]
+    out["cumulative_gain_high"] = out["cumulative_gain"] + z * out["cumulative_gain_se"]
     return out
 
 
@@ -201,6 +214,7 @@ def plan_rollout(
     cost_unit: float = 1e6,
     max_dp_cells: int = 20_000_000,
     gain_correlation: Literal["perfect", "independent"] = "perfect",
+    alpha: float = 0.05,
 ) -> RolloutPlan:
     """Choose communes maximising total expected gain within ``budget`` VND.
 
@@ -222,6 +236,8 @@ def plan_rollout(
         ``auto`` mode.
     gain_correlation : {"perfect", "independent"}
         How the communes' gain errors combine in the cumulative standard error.
+    alpha : float
+        One minus the coverage of the cumulative gain's band.
 
     Returns
     -------
@@ -236,7 +252,7 @@ def plan_rollout(
     if cost_unit <= 0:
         raise ValueError(f"cost_unit must be a positive amount of VND, got {cost_unit!r}")
     curve = gain_cost_curve(
-        candidates, value_col, cost_col, unit, name_col, se_col, gain_correlation
+        candidates, value_col, cost_col, unit, name_col, se_col, gain_correlation, alpha
     )
     notes: list[str] = []
     positive = curve["expected_gain"].to_numpy() > 0
@@ -300,6 +316,7 @@ def plan_rollout(
         name_col,
         "expected_gain_se" if se_col else None,
         gain_correlation,
+        alpha,
     )
     return RolloutPlan(
         plan=rebuilt,

@@ -210,3 +210,106 @@ def sensitivity_grid(
     out["horizon_years"] = int(horizon_years)
     out["discount_rate"] = float(discount_rate)
     return out
+
+
+def unit_costs(
+    costs: pd.DataFrame,
+    unit: str = "commune_code",
+    setup_multiplier: float = 1.0,
+    running_multiplier: float = 1.0,
+    horizon_years: int = 3,
+    discount_rate: float = 0.05,
+) -> pd.DataFrame:
+    """Set-up and yearly cost per unit (sum of its cost items, times the multipliers).
+
+    Parameters
+    ----------
+    costs : pandas.DataFrame
+        Cost items: ``unit, setup_vnd, yearly_vnd`` (several rows per unit allowed).
+    unit : str
+        Unit column.
+    setup_multiplier, running_multiplier : float
+        Scale the set-up and the yearly costs (sensitivity of the budget).
+    horizon_years, discount_rate :
+        As in :func:`present_value_cost`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit, setup_vnd, yearly_vnd, pv_cost_vnd, nominal_cost_vnd``; ``unit`` as text.
+    """
+    missing = [c for c in (unit, "setup_vnd", "yearly_vnd") if c not in costs.columns]
+    if missing:
+        raise ValueError(f"costs lacks columns {missing}")
+    if setup_multiplier <= 0 or running_multiplier <= 0:
+        raise ValueError("cost multipliers must be positive")
+    frame = costs.assign(**{unit: costs[unit].astype(str)})
+    total = frame.groupby(unit)[["setup_vnd", "yearly_vnd"]].sum().astype(float)
+    total["setup_vnd"] *= setup_multiplier
+    total["yearly_vnd"] *= running_multiplier
+    total["pv_cost_vnd"] = present_value_cost(
+        total["setup_vnd"], total["yearly_vnd"], horizon_years, discount_rate
+    )
+    total["nominal_cost_vnd"] = total["setup_vnd"] + total["yearly_vnd"] * horizon_years
+    return total.reset_index()
+
+
+def cost_effectiveness_table(
+    candidates: pd.DataFrame,
+    costs: pd.DataFrame,
+    share_effect: str,
+    score_effect: str,
+    households: str = "households",
+    unit: str = "commune_code",
+    horizon_years: int = 3,
+    discount_rate: float = 0.05,
+) -> pd.DataFrame:
+    """:func:`cost_effectiveness` for every candidate with known costs and households.
+
+    Parameters
+    ----------
+    candidates : pandas.DataFrame
+        One row per unit: ``unit``, ``households``, the effect on the share satisfied
+        (``share_effect``, a share) and on the mean score (``score_effect``); other columns kept.
+    costs : pandas.DataFrame
+        :func:`unit_costs` (``unit, setup_vnd, yearly_vnd``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The candidates' columns, ``setup_vnd, yearly_vnd``, and the ratios of
+        :class:`CostEffectiveness` (``pv_cost, additional_satisfied_households, ...``), one row
+        per candidate that has costs, households > 0 and both effects.
+    """
+    for column in (unit, households, share_effect, score_effect):
+        if column not in candidates.columns:
+            raise ValueError(f"candidates lacks column {column!r}")
+    merged = candidates.assign(**{unit: candidates[unit].astype(str)}).merge(
+        costs[[unit, "setup_vnd", "yearly_vnd"]].assign(**{unit: costs[unit].astype(str)}),
+        on=unit,
+        how="inner",
+    )
+    merged = merged.dropna(subset=[households, share_effect, score_effect])
+    merged = merged[merged[households] > 0].reset_index(drop=True)
+    if (merged[share_effect].abs() > 1).any():
+        raise ValueError(f"{share_effect!r} must be a share between -1 and 1")
+    a = annuity_factor(horizon_years, discount_rate)
+    pv = np.asarray(
+        present_value_cost(
+            merged["setup_vnd"].to_numpy(float),
+            merged["yearly_vnd"].to_numpy(float),
+            horizon_years,
+            discount_rate,
+        ),
+        float,
+    )
+    ratios = _ratios(
+        pv,
+        merged[households].to_numpy(float),
+        merged[share_effect].to_numpy(float),
+        merged[score_effect].to_numpy(float),
+        a,
+    )
+    for name, values in ratios.items():
+        merged[name] = values
+    return merged

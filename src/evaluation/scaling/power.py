@@ -68,6 +68,11 @@ def _one_way(values: np.ndarray, groups: np.ndarray) -> tuple[float, float]:
     codes, n_i = np.unique(groups, return_inverse=False, return_counts=True)
     _, inverse = np.unique(groups, return_inverse=True)
     k, n = codes.size, values.size
+    if k < 2 or n <= k:
+        raise ValueError(
+            f"a variance split needs at least two groups and more rows than groups; got {k} "
+            f"group(s) and {n} row(s)"
+        )
     means = np.bincount(inverse, weights=values) / n_i
     grand = values.mean()
     ssw = float(np.sum((values - means[inverse]) ** 2))
@@ -146,12 +151,75 @@ def estimate_variance_components(
     # within-commune spread of (wave-demeaned) cell means = sigma_v^2 + sigma_e^2 / m_it
     cell = pd.DataFrame({"g": frame[unit].to_numpy(), "c": cells.to_numpy(), "y": y})
     means = cell.groupby(["g", "c"])["y"].agg(["mean", "size"]).reset_index()
+    if len(means) <= means["g"].nunique():
+        raise ValueError(
+            f"time={time!r}: every commune has ballots in one wave only; the commune-wave "
+            "variance needs communes with ballots in at least two waves"
+        )
     _, within_cells = _one_way(means["mean"].to_numpy(), means["g"].to_numpy())
     wave = max(within_cells - residual * float(np.mean(1.0 / means["size"])), 0.0)
     between = max(cell_var - wave, 0.0)
     return VarianceComponents(
         between, wave, residual, float(m_cells.mean()), n_communes, n_waves, "anova"
     )
+
+
+def panel_variance_components(
+    panel: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    weights: str | None = None,
+) -> VarianceComponents:
+    """Variance components from a unit x period panel (one value per unit and period).
+
+    With one measurement per unit and period, the unit-period shock and the measurement noise
+    cannot be told apart: both are the within-unit variance of the period-demeaned outcome,
+    stored as ``commune_wave_var`` with ``residual_var = 0`` and one "ballot" per cell. The
+    design formulas then give ``Var(tau_hat) = (1/G_t + 1/G_c) * sigma_w^2 * (1/n_pre +
+    1/n_post)``: the next phase measured as the panel is measured now (same number of
+    respondents behind each unit-period value).
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        One row per unit and period (rows of treated unit-periods left out by the caller).
+    outcome, unit, time : str
+        Outcome, unit and period columns.
+    weights : str, optional
+        Not used for the split (kept for a common signature); the panel's values are taken as
+        they are.
+    """
+    del weights
+    for argument, column in {"outcome": outcome, "unit": unit, "time": time}.items():
+        if column not in panel.columns:
+            raise ValueError(f"{argument}={column!r} is not a column of panel")
+    frame = panel[[outcome, unit, time]].dropna()
+    if frame[[unit, time]].duplicated().any():
+        raise ValueError(f"panel has several rows per {unit!r} and {time!r}; pass one per cell")
+    y = frame[outcome].to_numpy(float) - frame.groupby(time)[outcome].transform("mean").to_numpy(
+        float
+    )
+    between, within = _one_way(y, frame[unit].astype(str).to_numpy())
+    return VarianceComponents(
+        between_commune_var=between,
+        commune_wave_var=within,
+        residual_var=0.0,
+        ballots_per_commune_wave=1.0,
+        n_communes=int(frame[unit].nunique()),
+        n_waves=int(frame[time].nunique()),
+        method="anova_panel",
+    )
+
+
+def smallest_design(curves: pd.DataFrame, target_power: float = 0.8) -> int | None:
+    """Fewest new treated units reaching ``target_power`` with the most ballots per unit.
+
+    ``curves`` is :func:`power_curves`; None when no point of the grid reaches the target.
+    """
+    best = curves[curves["ballots_per_commune"] == curves["ballots_per_commune"].max()]
+    reached = best[best["power"] >= target_power]
+    return int(reached["n_treated"].min()) if len(reached) else None
 
 
 def _check_design(
@@ -315,7 +383,10 @@ def simulate_power(
     y = u + v + noise
     y[:, treated, n_pre:] += effect
     y = np.where(counts > 0, y, np.nan)
-    change = np.nanmean(y[:, :, n_pre:], axis=2) - np.nanmean(y[:, :, :n_pre], axis=2)
+    with warnings.catch_warnings():
+        # a commune with no ballot in every wave before (or after) gives NaN, handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        change = np.nanmean(y[:, :, n_pre:], axis=2) - np.nanmean(y[:, :, :n_pre], axis=2)
     # a commune with no ballot before or after drops out of that draw
     ok = ~np.isnan(change)
     t_ok, c_ok = ok[:, treated], ok[:, ~treated]
@@ -410,4 +481,9 @@ def power_curves(
                 row["power_mc_se"] = sim.mc_std_error
             rows.append(row)
             k += 1
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    # design_effect_power maps scipy's NaN far in the tail to 1 (or alpha); keep that promise
+    # for every point of the grid, so no NaN reaches a table or a figure.
+    saturated = out["power"].isna()
+    out.loc[saturated, "power"] = np.where(out.loc[saturated, "effect"].abs() > 0, 1.0, alpha)
+    return out
