@@ -11,4 +11,6 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "note: could not install chromium; browser tests will be skipped" >&2
 fi
-exec .venv/bin/python -m pytest "$@"
+# Two workers (this machine's cores); each test file stays on one worker, so a module's run
+# folder is built once. Pass -n 0 to run in one process.
+exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"

@@ -241,7 +241,7 @@ def _build_yearly_staggered(folder: Path) -> Path:
         "cluster": "region",
         "strata": "region",
         "covariates": ["density"],
-        "unit_label": {"en": "district", "vi": "huyện"},
+        "unit_label": {"en": ["district", "districts"], "vi": "huyện"},
     }
     return _panel_params(
         folder,
@@ -344,7 +344,7 @@ def _build_individual(folder: Path) -> Path:
         "first_treated": "first_year",
         "cluster": "area",
         "strata": "province",
-        "unit_label": {"en": "area", "vi": "khu vực"},
+        "unit_label": {"en": ["area", "areas"], "vi": "khu vực"},
     }
     return _panel_params(
         folder, "panel_individual", csv, panel, {"analysis": {"event_leads": 3, "event_lags": 2}}
@@ -423,7 +423,7 @@ def _build_jtrain(folder: Path) -> Path:
         "period": "year",
         "outcomes": ["lscrap", "hrsemp"],
         "first_treated": "first_treated",
-        "unit_label": {"en": "firm", "vi": "doanh nghiệp"},
+        "unit_label": {"en": ["firm", "firms"], "vi": "doanh nghiệp"},
     }
     extra = {"data": {"simulated": False}, "analysis": {"event_leads": 1, "event_lags": 1}}
     return _panel_params(folder, "real_jtrain", csv, panel, extra)
@@ -438,7 +438,7 @@ def _build_texas(folder: Path) -> Path:
         "outcomes": ["bmprison", "wmprison"],
         "first_treated": "first_treated",
         "covariates": ["income", "ur", "poverty", "alcohol"],
-        "unit_label": {"en": "state", "vi": "bang"},
+        "unit_label": {"en": ["state", "states"], "vi": "bang"},
     }
     return _panel_params(folder, "real_texas", csv, panel, {"data": {"simulated": False}})
 
@@ -453,7 +453,7 @@ def _build_abortion(folder: Path) -> Path:
         "first_treated": "first_treated",
         "weights": "totpop",
         "covariates": ["ur", "income"],
-        "unit_label": {"en": "state", "vi": "bang"},
+        "unit_label": {"en": ["state", "states"], "vi": "bang"},
     }
     extra = {"data": {"simulated": False}, "analysis": {"event_leads": 1, "event_lags": 4}}
     return _panel_params(folder, "real_abortion", csv, panel, extra)

@@ -221,3 +221,25 @@ def test_identical_tables_give_identical_workbooks(tmp_path):
     first = write_table(frame, tmp_path / "a.xlsx").read_bytes()
     time.sleep(1.1)  # the zip entries and document properties would carry the time
     assert write_table(frame, tmp_path / "b.xlsx").read_bytes() == first
+
+
+def test_semicolon_csv_with_decimal_commas_is_read(tmp_path):
+    """Excel in a Vietnamese locale saves CSV with ';' between cells and ',' as decimal mark."""
+    path = tmp_path / "admin.csv"
+    path.write_text(
+        "commune_code;period;staff_share\n13567;2019Q4;0,45\n13285;2019Q4;12\n", "utf-8"
+    )
+    frame = read_table(path)
+    assert list(frame.columns) == ["commune_code", "period", "staff_share"]
+    assert frame["staff_share"].tolist() == ["0.45", "12"]
+    assert frame["period"].tolist() == ["2019Q4", "2019Q4"]
+
+
+def test_a_row_with_too_many_cells_names_the_line_and_the_fix(tmp_path):
+    path = tmp_path / "ballots.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5,6,7\n", "utf-8")
+    with pytest.raises(InputFileError) as caught:
+        read_table(path)
+    message = str(caught.value)
+    assert "line 3 has 4 cells but the header has 3" in message
+    assert "double quotes" in message and "Error tokenizing" not in message

@@ -14,7 +14,6 @@ CREATES: ``params.yaml``, ``prepared/``, ``notebooks/`` (executed), ``<notebook>
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -30,7 +29,7 @@ from pathlib import Path
 from evaluation.analysis import CATALOGUE, skipped_sections
 from evaluation.analysis.checks import check_design
 from evaluation.config import PROJECT_ROOT, Params, load_params, params_to_yaml
-from evaluation.data.io import write_table, write_text
+from evaluation.data.io import sha256, write_table, write_text
 from evaluation.data.problems import DataValidationError
 from evaluation.prepare import prepare_inputs, resolve_demo_paths, save_prepared
 from evaluation.report.render import notebook_to_html, page_title, write_index
@@ -61,14 +60,6 @@ class RunResult:
     ok: bool
     manifest: dict = field(default_factory=dict)
     message: str = ""
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _git_commit() -> str | None:

@@ -44,6 +44,7 @@ from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
 from evaluation.analysis import sample
 from evaluation.analysis.base import NotApplicable, analysis, first_unmet
+from evaluation.analysis.effects import before_after_drdid
 from evaluation.analysis.requirements import (
     BALLOTS,
     BALLOTS_BOTH_GROUPS,
@@ -57,7 +58,6 @@ from evaluation.analysis.requirements import (
 )
 from evaluation.config import Params
 from evaluation.estimators.balance import balance_table
-from evaluation.estimators.doubly_robust import drdid
 from evaluation.estimators.propensity import (
     PropensityResult,
     effective_sample_size,
@@ -570,17 +570,7 @@ def doubly_robust(prepared: Prepared, params: Params, outcome: str) -> EffectEst
     two = sample.before_after_panel(
         prepared, frame, outcome, covariates, sample.panel_weight(prepared, params, outcome)
     )
-    return drdid(
-        two,
-        outcome,
-        unit="commune_code",
-        post="post",
-        pilot="pilot",
-        covariates=covariates,
-        method="dr",
-        panel=True,
-        alpha=params.analysis.alpha,
-    )
+    return before_after_drdid(two, outcome, covariates, params)
 
 
 @analysis("comparison.effects", PAGE, requires=(*DID_DESIGN, *PROPENSITY_DESIGN))

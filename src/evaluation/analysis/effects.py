@@ -459,20 +459,25 @@ def doubly_robust(prepared: Prepared, params: Params, outcome: str) -> DoublyRob
 def _drdid_all(
     two: pd.DataFrame, outcome: str, covariates: list[str], params: Params
 ) -> list[EffectEstimate]:
-    return [
-        drdid(
-            two,
-            outcome,
-            unit="commune_code",
-            post="post",
-            pilot="pilot",
-            covariates=covariates,
-            method=method,
-            panel=True,
-            alpha=params.analysis.alpha,
-        )
-        for method in ("dr", "ipw", "reg")
-    ]
+    return [before_after_drdid(two, outcome, covariates, params, m) for m in ("dr", "ipw", "reg")]
+
+
+def before_after_drdid(
+    two: pd.DataFrame, outcome: str, covariates: list[str], params: Params, method: str = "dr"
+) -> EffectEstimate:
+    """Sant'Anna-Zhao DiD (``method`` dr, ipw or reg) on a before/after unit panel
+    (:func:`evaluation.analysis.sample.before_after_panel`); every page's doubly robust fit."""
+    return drdid(
+        two,
+        outcome,
+        unit="commune_code",
+        post="post",
+        pilot="pilot",
+        covariates=covariates,
+        method=method,
+        panel=True,
+        alpha=params.analysis.alpha,
+    )
 
 
 @analysis("effects.likert_shift", PAGE, requires=BALLOT_DID)

@@ -43,7 +43,7 @@ from scipy import stats
 
 from evaluation.analysis import sample
 from evaluation.analysis.base import NotApplicable, analysis, applies
-from evaluation.analysis.effects import chosen_outcome
+from evaluation.analysis.effects import before_after_drdid, chosen_outcome
 from evaluation.analysis.requirements import (
     BALLOTS,
     BALLOTS_BEFORE_AND_AFTER,
@@ -54,7 +54,6 @@ from evaluation.analysis.requirements import (
     outcome_present,
 )
 from evaluation.config import Params
-from evaluation.estimators.doubly_robust import drdid
 from evaluation.estimators.event_study import contiguous_event_window, event_average, event_study
 from evaluation.estimators.fixed_effects import absorb
 from evaluation.estimators.result import TIDY_COLUMNS, EffectEstimate, term_frame
@@ -953,17 +952,7 @@ def _doubly_robust(prepared: Prepared, params: Params, outcome: str) -> EffectEs
         two = sample.before_after_panel(
             prepared, frame, outcome, base, sample.panel_weight(prepared, params, outcome)
         )
-        estimate = drdid(
-            two,
-            outcome,
-            unit="commune_code",
-            post="post",
-            pilot="pilot",
-            covariates=base,
-            method="dr",
-            panel=True,
-            alpha=params.analysis.alpha,
-        )
+        estimate = before_after_drdid(two, outcome, base, params)
     except (ValueError, np.linalg.LinAlgError):
         return None
     return estimate if math.isfinite(estimate.estimate) else None

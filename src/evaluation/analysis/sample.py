@@ -148,15 +148,20 @@ def requested_covariates(prepared: Prepared, params: Params) -> list[str]:
 
 
 def covariates(prepared: Prepared, params: Params) -> list[str]:
-    """The requested baseline covariates the data really have: present for some units and not
-    constant. These, and only these, are what pages may say they adjusted for."""
+    """The requested baseline covariates the data really have: measured for some treated and some
+    comparison unit, and not constant. These, and only these, are what pages may say they
+    adjusted for."""
     base = prepared.baseline
     out = []
+    treated = base["pilot"].astype(bool) if "pilot" in base else pd.Series(True, index=base.index)
     for name in requested_covariates(prepared, params):
         if name not in base:
             continue
-        values = pd.to_numeric(base[name], errors="coerce").dropna()
-        if values.nunique() > 1:
+        values = pd.to_numeric(base[name], errors="coerce")
+        # measured in both groups: ballots collected only in pilot communes give no baseline
+        # score for the others, and an adjustment cannot rest on one group
+        both = values[treated].notna().any() and values[~treated].notna().any()
+        if values.dropna().nunique() > 1 and both:
             out.append(name)
     return out
 

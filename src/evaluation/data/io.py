@@ -8,6 +8,7 @@ problem can point at the exact row to fix. Raw files are only ever read.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -71,10 +72,18 @@ def read_table(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
+            separator = _separator(path)
             # utf-8-sig strips a BOM when there is one and reads plain UTF-8 otherwise.
             frame = pd.read_csv(
-                path, dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""]
+                path,
+                dtype=str,
+                encoding="utf-8-sig",
+                keep_default_na=False,
+                na_values=[""],
+                sep=separator,
             )
+            if separator == ";":  # a Vietnamese-locale Excel export: decimal commas
+                frame = frame.apply(_decimal_comma_to_dot)
         elif suffix == ".xlsx":
             frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl")
         elif suffix == ".parquet":
@@ -90,6 +99,18 @@ def read_table(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
         ) from err
     except InputFileError:
         raise
+    except pd.errors.ParserError as err:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
+        if found:
+            expected, line, saw = found.groups()
+            raise InputFileError(
+                f"{path}: line {line} has {saw} cells but the header has {expected}; a cell "
+                "probably contains the separator: put that cell in double quotes, or save the "
+                "sheet again as 'CSV UTF-8' from Excel"
+            ) from None
+        raise InputFileError(
+            f"{path}: not a readable CSV table ({err}); save it again as CSV UTF-8"
+        ) from None
     except Exception as err:  # pandas raises many types for a malformed file
         raise InputFileError(f"{path}: could not be read as {suffix}: {err}") from err
     frame.columns = [str(nfc(str(c))) for c in frame.columns]
@@ -105,6 +126,24 @@ def read_table(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
         frame = frame.apply(lambda col: col.map(_cell_to_text)).astype("string")
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")
     return frame
+
+
+def _separator(path: Path) -> str:
+    """``;`` when the header line has more semicolons than commas (Excel in a locale whose
+    decimal mark is the comma, as in Vietnam, saves CSV that way), else ``,``."""
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+_DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
+
+
+def _decimal_comma_to_dot(column: pd.Series) -> pd.Series:
+    """``0,45`` -> ``0.45`` in a semicolon-separated file (other cells unchanged)."""
+    text = column.astype("string")
+    hits = text.str.match(_DECIMAL_COMMA).fillna(False)
+    return text.where(~hits, text.str.replace(",", ".", regex=False)) if hits.any() else column
 
 
 @contextmanager
@@ -199,6 +238,15 @@ def _zip_with_fixed_times(data: bytes, path: str | Path) -> None:
                     content,
                 )
             target.writestr(info, content)
+
+
+def sha256(path: str | Path) -> str:
+    """The file's SHA-256 (hex), read in blocks (inputs can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_text(text: str, target: str | Path) -> Path:

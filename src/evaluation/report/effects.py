@@ -424,6 +424,8 @@ def results_entry(
     """The ``headline`` entry of ``results.json`` (read by the summary page). A withheld
     interval's sentence is written in both languages, so the summary says what this page says."""
     est = headline.estimate
+    frame = headline.design.frame
+    frame = frame[frame[headline.outcome].notna()]
     shown = trusted.shows_interval
     return {
         "outcome": headline.outcome,
@@ -446,8 +448,9 @@ def results_entry(
         "few_cluster_p_value": trusted.p_value,
         "ri_rank": trusted.ri_rank,
         "ri_assignments": trusted.ri_assignments,
-        "n_pilot": est.n_treated_clusters,
-        "n_communes": est.n_clusters,
+        # units (communes), not clusters: a panel may cluster several units together
+        "n_pilot": int(frame.loc[frame["pilot"] > 0, "commune_code"].nunique()),
+        "n_communes": int(frame["commune_code"].nunique()),
         "pretrend_p_value": pretrend,
         "ballot_reason": headline.ballot_reason,
     }

@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 from pandas.io.formats.style import Styler
 
-from evaluation.config import Params
+from evaluation.config import Params, load_params
 from evaluation.i18n import (
     LANGUAGES,
     Language,
@@ -33,6 +33,7 @@ from evaluation.i18n import (
     format_number,
     format_p_value,
     format_percent,
+    messages,
     t,
 )
 from evaluation.report.effects import (
@@ -42,6 +43,7 @@ from evaluation.report.effects import (
     outcome_label,
 )
 from evaluation.report.style import table_styler
+from evaluation.report.wording import noun_values
 
 #: The two figures of the effects page shown first, in this order.
 MAIN_FIGURES = ("headline_effect", "event_study")
@@ -92,6 +94,9 @@ class RunOutputs:
     findings: dict[str, str] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     alpha: float = 0.05
+    #: A generic panel's run: sentences come from ``summary_panel.*`` with the data's nouns.
+    panel: bool = False
+    nouns: dict[str, str] = field(default_factory=dict)
 
     @property
     def level(self) -> str:
@@ -145,8 +150,15 @@ def collect(run_dir: str | Path) -> RunOutputs:
     params_path = run_dir / "params.yaml"
     tree = yaml.safe_load(params_path.read_text("utf-8")) if params_path.is_file() else {}
     alpha = float(((tree or {}).get("analysis") or {}).get("alpha", 0.05))
+    panel = ((tree or {}).get("data") or {}).get("source") == "panel"
+    nouns = {}
+    if panel:
+        run_params = load_params(params_path)
+        nouns = {lang: noun_values(run_params, lang) for lang in ("vi", "en")}
     return RunOutputs(
         alpha=alpha,
+        panel=panel,
+        nouns=nouns,
         results=results,
         effects=effects,
         coverage=coverage,
@@ -157,6 +169,22 @@ def collect(run_dir: str | Path) -> RunOutputs:
 
 
 # -- small helpers ---------------------------------------------------------------------------
+
+
+def say(outputs: RunOutputs, key: str, language: Language, **values: object) -> str:
+    """The summary's sentence ``key`` (``summary.*``); on a generic panel its
+    ``summary_panel.*`` variant, with the data's nouns (units, treated units, periods)."""
+    if outputs.panel:
+        panel_key = key.replace("summary.", "summary_panel.", 1)
+        nouns = dict(outputs.nouns.get(language, {})) if isinstance(outputs.nouns, dict) else {}
+        if values.get("pilots") == 1 and "treated_one" in nouns:  # "the 1 treated state"
+            nouns["treated"] = nouns["treated_one"]
+        try:
+            return t(panel_key, language, **{**nouns, **values})
+        except KeyError as err:
+            if panel_key not in str(err):  # a placeholder is missing, not the key
+                raise
+    return t(key, language, **values)
 
 
 def _finite(value: Any) -> bool:
@@ -177,12 +205,15 @@ def mid_sentence(label: str) -> str:
     return label
 
 
-def page_label(page: str, language: Language) -> str:
-    """The reader's name of a page (``Trang 3 – Tác động``), or its file name if unknown."""
-    try:
-        return t(f"summary.pages.p{page}", language)
-    except KeyError:
-        return page
+def page_label(page: str, language: Language, panel: bool = False) -> str:
+    """The reader's name of a page (``Trang 3 – Tác động``; a generic panel's own names with
+    ``panel``), or its file name if unknown."""
+    for key in ([f"summary_panel.pages.p{page}"] if panel else []) + [f"summary.pages.p{page}"]:
+        try:
+            return t(key, language)
+        except KeyError:
+            continue
+    return page
 
 
 def _missing(key: str, language: Language) -> str:
@@ -215,8 +246,8 @@ def question(outputs: RunOutputs, params: Params, language: Language) -> str:
     pilots = _pilots(outputs)
     communes = outputs.headline.get("n_communes")
     if pilots is not None and _finite(communes):
-        return t("summary.question", language, pilots=pilots, communes=int(communes))
-    return t("summary.question_generic", language)
+        return say(outputs, "summary.question", language, pilots=pilots, communes=int(communes))
+    return say(outputs, "summary.question_generic", language)
 
 
 def effect_sentence(outputs: RunOutputs, language: Language) -> str:
@@ -230,13 +261,17 @@ def effect_sentence(outputs: RunOutputs, language: Language) -> str:
     if outcome != "pct_satisfied":
         row = _effect_row(outputs, "pct_satisfied", "twfe_household")
         if row is not None and _finite(row["estimate"]):
-            extra = t(
+            extra = say(
+                outputs,
                 "summary.effect_extra",
                 language,
                 effect=format_effect("pct_satisfied", abs(float(row["estimate"])), language),
-                direction=t("summary.rose" if row["estimate"] >= 0 else "summary.fell", language),
+                direction=say(
+                    outputs, "summary.rose" if row["estimate"] >= 0 else "summary.fell", language
+                ),
             )
-    return t(
+    return say(
+        outputs,
         "summary.effect_up" if estimate >= 0 else "summary.effect_down",
         language,
         pilots=h.get("n_pilot", "–"),
@@ -274,12 +309,13 @@ def certainty_sentence(outputs: RunOutputs, language: Language) -> str:
         withheld = h.get("interval_withheld_sentence") or {}
         if withheld.get(language):  # the effects page withheld the interval: its own words
             return str(withheld[language])
-        return t("summary.sure_none", language)
+        return say(outputs, "summary.sure_none", language)
     low, high, p, method = interval
     clear = low > 0 or high < 0
     pretrend = h.get("pretrend_p_value")
     trend = "" if not _finite(pretrend) else ("_parallel" if pretrend >= 0.05 else "_not_parallel")
-    return t(
+    return say(
+        outputs,
         f"summary.sure_{'clear' if clear else 'unclear'}{trend}",
         language,
         low=format_effect(outcome, low, language),
@@ -307,15 +343,18 @@ def where_sentence(outputs: RunOutputs, language: Language) -> str:
     pilots = ww.get("n_pilot", _pilots(outputs) or "–")
     chosen = ww.get("chosen_moderator")
     if not chosen:
-        return t("summary.where_average", language, pilots=pilots)
+        return say(outputs, "summary.where_average", language, pilots=pilots)
     outcome = outputs.headline.get("outcome")
     rows = [r for r in ww.get("interactions", []) if r.get("moderator") == chosen]
     row = next((r for r in rows if r.get("outcome") == outcome), rows[0] if rows else {})
     slope = row.get("slope")
-    direction = t(
-        "summary.larger" if not _finite(slope) or slope >= 0 else "summary.smaller", language
+    direction = say(
+        outputs,
+        "summary.larger" if not _finite(slope) or slope >= 0 else "summary.smaller",
+        language,
     )
-    return t(
+    return say(
+        outputs,
         "summary.where_moderator",
         language,
         moderator=_moderator_label(str(chosen), language),
@@ -353,14 +392,14 @@ def key_figures(outputs: RunOutputs) -> list[str]:
     return chosen
 
 
-def figure_caption(name: str, number: int, language: Language) -> str:
-    """``Hình 1. …``: the figure's caption from this page's messages (generic if unknown)."""
+def figure_caption(name: str, number: int, language: Language, panel: bool = False) -> str:
+    """``Hình 1. …``: the figure's caption from this page's messages (generic if unknown;
+    a generic panel's own wording with ``panel``)."""
     stem = next((p for p in (*MAIN_FIGURES, *THIRD_FIGURE_PREFIXES) if name.startswith(p)), "")
-    key = f"summary.figure_captions.{stem.rstrip('_')}"
-    try:
-        text = t(key, language)
-    except KeyError:
-        text = t("summary.figure_captions.other", language)
+    prefixes = ["summary_panel", "summary"] if panel else ["summary"]
+    keys = [f"{p}.figure_captions.{stem.rstrip('_')}" for p in prefixes]
+    keys += [f"{p}.figure_captions.other" for p in prefixes]
+    text = next(t(k, language) for k in keys if k in messages(language))
     return t("summary.figure_number", language, number=number, caption=text)
 
 
@@ -381,7 +420,7 @@ def missing_figures_sentence(outputs: RunOutputs, language: Language) -> str | N
     if not any(n in shown for n in MAIN_FIGURES):
         return _missing("headline", language)
     if len(shown) < len(MAIN_FIGURES) + 1:
-        return t("summary.figure_third_missing", language)
+        return say(outputs, "summary.figure_third_missing", language)
     return None
 
 
@@ -392,28 +431,36 @@ def caveats(outputs: RunOutputs, params: Params, language: Language) -> list[str
     """What the board should keep in mind: simulated data, few pilots, ballot coverage."""
     out: list[str] = []
     if params.simulated:
-        out.append(t("summary.caveat_simulated", language))
+        out.append(say(outputs, "summary.caveat_simulated", language))
     h = outputs.headline
     pilots = _pilots(outputs)
     if pilots is not None:
         size = h.get("size_of_method")
         checked = h.get("size_checked") is True
         out.append(
-            t(
+            say(
+                outputs,
                 "summary.caveat_few_pilots" if checked else "summary.caveat_few_pilots_unchecked",
                 language,
                 pilots=pilots,
                 communes=h.get("n_communes", "–"),
             )
             + (
-                " " + t("summary.caveat_size", language, size=format_percent(float(size), language))
+                " "
+                + say(
+                    outputs,
+                    "summary.caveat_size",
+                    language,
+                    size=format_percent(float(size), language),
+                )
                 if checked and _finite(size)
                 else ""
             )
         )
     else:
-        out.append(t("summary.caveat_few_pilots_unknown", language))
-    out.append(coverage_caveat(outputs, language))
+        out.append(say(outputs, "summary.caveat_few_pilots_unknown", language))
+    if not outputs.panel:  # ballot coverage is a Hà Nam measure
+        out.append(coverage_caveat(outputs, language))
     robust = robustness_caveat(outputs, language)
     if robust:
         out.append(robust)
@@ -424,7 +471,8 @@ def robustness_caveat(outputs: RunOutputs, language: Language) -> str:
     """How far the conclusion bends (HonestDiD breakdown, leave-one-district-out), from page 04."""
     rb = outputs.section("robustness")
     if rb is None:
-        return t(
+        return say(
+            outputs,
             "summary.caveat_robustness_unknown",
             language,
             page=page_label("04_robustness", language),
@@ -434,12 +482,18 @@ def robustness_caveat(outputs: RunOutputs, language: Language) -> str:
     mbar = rb.get("breakdown_mbar")
     if _finite(mbar) and mbar > 0:
         parts.append(
-            t("summary.caveat_breakdown", language, mbar=format_number(float(mbar), language, 1))
+            say(
+                outputs,
+                "summary.caveat_breakdown",
+                language,
+                mbar=format_number(float(mbar), language, 1),
+            )
         )
     districts = [v for v in (rb.get("leave_one_district_out") or {}).values() if _finite(v)]
     if districts:
         parts.append(
-            t(
+            say(
+                outputs,
                 "summary.caveat_districts",
                 language,
                 low=format_effect(outcome, min(districts), language),
@@ -448,7 +502,7 @@ def robustness_caveat(outputs: RunOutputs, language: Language) -> str:
         )
     if not parts:
         return ""
-    return t("summary.caveat_robustness", language) + " " + " ".join(parts)
+    return say(outputs, "summary.caveat_robustness", language) + " " + " ".join(parts)
 
 
 def coverage_caveat(outputs: RunOutputs, language: Language) -> str:
@@ -458,7 +512,8 @@ def coverage_caveat(outputs: RunOutputs, language: Language) -> str:
     if cov is not None and "coverage" in cov and cov["coverage"].notna().any():
         values = cov["coverage"].astype(float)
         parts.append(
-            t(
+            say(
+                outputs,
                 "summary.caveat_coverage",
                 language,
                 mean=format_percent(values.mean(), language),
@@ -468,7 +523,8 @@ def coverage_caveat(outputs: RunOutputs, language: Language) -> str:
         )
     else:
         parts.append(
-            t(
+            say(
+                outputs,
                 "summary.caveat_coverage_unknown",
                 language,
                 page=page_label("01_data_quality", language),
@@ -478,7 +534,8 @@ def coverage_caveat(outputs: RunOutputs, language: Language) -> str:
     if row is not None and _finite(row["conf_low"]) and _finite(row["conf_high"]):
         kind = "rose" if row["conf_low"] > 0 else ("fell" if row["conf_high"] < 0 else "same")
         parts.append(
-            t(
+            say(
+                outputs,
                 f"summary.caveat_coverage_{kind}",
                 language,
                 effect=format_effect("coverage", abs(float(row["estimate"])), language),
@@ -512,7 +569,8 @@ def conditions_text(params: Params, language: Language) -> str:
 
 def decision_text(outputs: RunOutputs, params: Params, language: Language) -> str:
     """What there is to decide, with the budget and horizon of the parameters."""
-    return t(
+    return say(
+        outputs,
         "summary.decision",
         language,
         pilots=_pilots(outputs) or "–",
@@ -521,10 +579,13 @@ def decision_text(outputs: RunOutputs, params: Params, language: Language) -> st
     )
 
 
-def _option_label(entry: dict, params: Params, n_pilot: int | str, language: Language) -> str:
+def _option_label(
+    outputs: RunOutputs, entry: dict, params: Params, n_pilot: int | str, language: Language
+) -> str:
     key = str(entry.get("option", ""))
     if key in OPTIONS:
-        return t(
+        return say(
+            outputs,
             f"summary.option_{key}",
             language,
             pilots=n_pilot,
@@ -623,22 +684,26 @@ def options_table(outputs: RunOutputs, params: Params, language: Language) -> pd
                 )
         key = str(entry.get("option", ""))
         try:
-            gives = t(f"summary.option_{key}_gives", language)
+            gives = say(outputs, f"summary.option_{key}_gives", language)
         except KeyError:
             gives = str(entry.get("note", ""))
         rows.append(
             {
-                t("summary.col_option", language): _option_label(entry, params, n_pilot, language),
-                t("summary.col_communes", language): (
+                say(outputs, "summary.col_option", language): _option_label(
+                    outputs, entry, params, n_pilot, language
+                ),
+                say(outputs, "summary.col_communes", language): (
                     format_number(entry["n_communes"], language, 0)
                     if _finite(entry.get("n_communes"))
                     else "–"
                 ),
-                t("summary.col_cost", language, years=params.scaling.horizon_years): (
-                    format_billion_vnd(entry.get("cost_vnd"), language)
+                say(outputs, "summary.col_cost", language, years=params.scaling.horizon_years): (
+                    "–"  # a generic panel has no cost file: no money is priced
+                    if outputs.panel
+                    else format_billion_vnd(entry.get("cost_vnd"), language)
                 ),
-                t("summary.col_gain", language, level=outputs.level): gain_text,
-                t("summary.col_gives", language): gives,
+                say(outputs, "summary.col_gain", language, level=outputs.level): gain_text,
+                say(outputs, "summary.col_gives", language): gives,
             }
         )
     return pd.DataFrame(rows)
@@ -650,11 +715,11 @@ def options_note(outputs: RunOutputs, language: Language) -> str:
     if options is None:
         return _missing("scaling", language)
     if not any(_finite(o.get("cost_vnd")) for o in options if o.get("option") != "stop"):
-        return t("summary.options_no_costs", language)
-    text = t("summary.options_source", language)
+        return say(outputs, "summary.options_no_costs", language)
+    text = say(outputs, "summary.options_source", language)
     needed = outputs.results["scaling"].get("new_communes_needed_80pct")
     if _finite(needed):
-        text += " " + t("summary.options_power", language, n=int(needed))
+        text += " " + say(outputs, "summary.options_power", language, n=int(needed))
     return text
 
 
@@ -670,7 +735,7 @@ def findings_table(outputs: RunOutputs, language: Language) -> pd.DataFrame:
     """Each other page's one-line finding, to read further."""
     rows = [
         {
-            t("summary.col_page", language): page_label(page, language),
+            t("summary.col_page", language): page_label(page, language, outputs.panel),
             t("summary.col_finding", language): text,
         }
         for page, text in sorted(outputs.findings.items())
@@ -692,7 +757,7 @@ def other_pages_sentence(outputs: RunOutputs, language: Language) -> str | None:
     return t(
         "summary.pages_missing",
         language,
-        pages=", ".join(page_label(p, language) for p in missing),
+        pages=", ".join(page_label(p, language, outputs.panel) for p in missing),
     )
 
 

@@ -6,24 +6,16 @@ and every section the data cannot support (with its one sentence), in the run's 
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from evaluation.analysis.base import NotApplicable
 from evaluation.analysis.facts import DataFacts
 from evaluation.config import Params
+from evaluation.data.io import sha256
 from evaluation.data.periods import period_text
 from evaluation.i18n import Language, format_number, format_quarter, t
 from evaluation.prepare import Prepared
 from evaluation.report.wording import period_noun, treated_noun, unit_noun
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _period(prepared: Prepared, index: int, language: Language) -> str:
@@ -68,7 +60,7 @@ def validation_summary(
     if prepared.ballots is not None and meta.get("source") != "panel":
         lines.append(t("validate.ballots", lang, n=format_number(len(prepared.ballots), lang, 0)))
     lines.append(t("validate.files", lang))
-    lines += [f"  {path}  sha256 {_sha256(path)}" for path in files]
+    lines += [f"  {path}  sha256 {sha256(path)}" for path in files]
     if skipped:
         lines.append(t("validate.skipped", lang, n=len(skipped)))
         lines += [f"  - {item.message(lang)} ({item.analysis})" for item in skipped]
