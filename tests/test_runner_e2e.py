@@ -160,3 +160,34 @@ def test_unreadable_input_still_gives_a_failed_run_folder(small_data, tmp_path):
     assert result.run_dir.name.endswith("-FAILED")
     assert "not UTF-8 text" in result.message
     _assert_every_folder_marked(out)
+
+
+def test_two_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
+    """Each run creates its .partial folder exclusively; the second takes the next suffix."""
+    from evaluation.runner import _claim_run_folder
+
+    first = _claim_run_folder(tmp_path, "demo-20261129-101500")
+    second = _claim_run_folder(tmp_path, "demo-20261129-101500")
+    assert first[0] == "demo-20261129-101500" and second[0] == "demo-20261129-101500-2"
+    assert first[1] != second[1] and first[1].is_dir() and second[1].is_dir()
+    (tmp_path / "demo-20261129-101501").mkdir()  # a finished run's name is never reused
+    assert _claim_run_folder(tmp_path, "demo-20261129-101501")[0] == "demo-20261129-101501-2"
+
+
+def test_time_left_comes_from_the_previous_complete_run(tmp_path):
+    import json
+
+    from evaluation.runner import _previous_timings, _time_left
+
+    done = tmp_path / "demo-20261129-100000"
+    done.mkdir()
+    pages = [
+        {"name": "01_data_quality", "status": "ok", "execute_seconds": 7.0, "render_seconds": 1.0},
+        {"name": "03_effects", "status": "ok", "execute_seconds": 40.0, "render_seconds": 2.0},
+    ]
+    (done / "manifest.json").write_text(json.dumps({"notebooks": pages}), "utf-8")
+    previous = _previous_timings(tmp_path, "demo")
+    assert (
+        _time_left(previous, ["01_data_quality", "03_effects"]) == "; about 50 s left, as last time"
+    )
+    assert _time_left(previous, ["05_where_it_works"]) == ""  # not timed before: no guess
