@@ -98,3 +98,16 @@ def test_unknown_command_is_an_argparse_error(capsys):
     else:  # pragma: no cover
         raise AssertionError("argparse accepted an unknown command")
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_validate_refuses_strata_and_cluster_the_data_lack(small_data, capsys):
+    from evaluation.analysis.checks import design_problems
+    from evaluation.prepare import prepare_inputs
+
+    sections = {"inference": {"strata": "distrct_name"}, "analysis": {"cluster": "commune"}}
+    assert main(["validate", str(small_data.params_file(**sections))]) == 1
+    assert "2 data problem(s) in params" in capsys.readouterr().err
+    params = small_data.params(**sections)
+    rows = design_problems(prepare_inputs(params), params).set_index("row")
+    assert rows.loc["inference.strata", "how_to_fix"].startswith("did you mean 'district_name'?")
+    assert rows.loc["analysis.cluster", "rule"] == "not a column of the prepared commune data"

@@ -20,6 +20,13 @@ from evaluation.data.problems import DataValidationError, combine, problem_frame
 from evaluation.prepare import Prepared
 
 
+def _choose_from(value: str, valid: list[str]) -> str:
+    """``did you mean 'x'? choose one of: ...`` (the nearest valid name first, when close)."""
+    close = difflib.get_close_matches(value, valid, n=1, cutoff=0.5)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{hint}choose one of: {', '.join(valid)}"
+
+
 def _params_row(key: str, value: object, rule: str, fix: str) -> pd.DataFrame:
     return problem_frame("params", [key], key, [value], rule, fix)
 
@@ -34,14 +41,12 @@ def _outcome_rows(facts: DataFacts, params: Params) -> list[pd.DataFrame]:
             continue
         if facts.contract == "hanam" and outcome in _HANAM_MEASURES:
             continue  # a measure whose source file was not supplied: its sections say so
-        close = difflib.get_close_matches(outcome, available, n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'? " if close else ""
         rows.append(
             _params_row(
                 key,
                 outcome,
                 "the outcome is not in the prepared data",
-                f"{hint}choose one of: {', '.join(available)}",
+                _choose_from(outcome, available),
             )
         )
     return rows
@@ -90,14 +95,12 @@ def _column_rows(prepared: Prepared, params: Params) -> list[pd.DataFrame]:
     ):
         if value is None or value in prepared.panel:
             continue
-        close = difflib.get_close_matches(value, columns, n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'? " if close else ""
         rows.append(
             _params_row(
                 key,
                 value,
                 "not a column of the prepared commune data",
-                f"{hint}choose one of: {', '.join(columns)}"
+                _choose_from(value, columns)
                 + ("; or null for no strata" if key == "inference.strata" else ""),
             )
         )
