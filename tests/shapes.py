@@ -16,6 +16,7 @@ Import from tests as ``from shapes import SHAPES, build_shape``.
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -627,3 +628,19 @@ def build_shape(name: str, folder: Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     return SHAPES[name].build(folder)
+
+
+_PREPARED: dict[tuple[str, str], tuple] = {}
+
+
+def prepared_shape(name: str, **overrides: object) -> tuple:
+    """``(params, prepared)`` of shape ``name`` (params ``overrides`` applied), built once per
+    test session in a temporary folder: what the analysis tests start from."""
+    from evaluation.prepare import prepare_inputs
+
+    key = (name, json.dumps(overrides, sort_keys=True))
+    if key not in _PREPARED:
+        folder = Path(tempfile.mkdtemp(prefix=f"shape-{name}-"))
+        params = load_params(build_shape(name, folder), overrides or None)
+        _PREPARED[key] = (params, prepare_inputs(params))
+    return _PREPARED[key]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 import yaml
-from shapes import build_shape
+from shapes import prepared_shape
 from test_generic_panel import write_panel
 from test_generic_panel import write_params as write_panel_params
 
@@ -23,16 +23,8 @@ from evaluation.report import comparison as cmp
 
 
 @pytest.fixture(scope="module")
-def shape(tmp_path_factory):
-    cache: dict = {}
-
-    def load(name: str):
-        if name not in cache:
-            params = load_params(build_shape(name, tmp_path_factory.mktemp(name)))
-            cache[name] = (params, prepare_inputs(params))
-        return cache[name]
-
-    return load
+def shape():
+    return prepared_shape
 
 
 @pytest.fixture(scope="module")

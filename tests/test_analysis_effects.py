@@ -7,10 +7,7 @@ must give NotApplicable with the right reason, the others real results.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,22 +15,17 @@ import pyfixest as pf
 import pytest
 import statsmodels.formula.api as smf
 from _demo import small_demo
-from shapes import build_shape
+from shapes import prepared_shape
 
 from evaluation.analysis import effects, how_sure, sample
 from evaluation.analysis.base import NotApplicable, applies, load_result, save_result
-from evaluation.config import load_params
 from evaluation.inference.randomization import randomization_inference
-from evaluation.prepare import prepare_inputs
 
 FAST = {"inference": {"n_boot": 199, "ri_draws": 199, "size_sims": 40}}
 
 
-@functools.cache
 def shape(name: str, **overrides):
-    folder = Path(tempfile.mkdtemp(prefix=f"fx-{name}-"))
-    params = load_params(build_shape(name, folder), {**FAST, **overrides})
-    return params, prepare_inputs(params)
+    return prepared_shape(name, **{**FAST, **overrides})
 
 
 def _feols(frame, outcome, cluster, weights=None):

@@ -5,19 +5,16 @@ average, HonestDiD input, per-outcome pairs cluster bootstrap) against direct li
 from __future__ import annotations
 
 import functools
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
-from shapes import build_shape
+from shapes import prepared_shape
 
 from evaluation.analysis import robustness as ar
 from evaluation.analysis.base import NotApplicable, applies
 from evaluation.analysis.effects import chosen_outcome
-from evaluation.config import PROJECT_ROOT, load_params
 from evaluation.estimators.event_study import (
     contiguous_event_window,
     event_average,
@@ -25,15 +22,11 @@ from evaluation.estimators.event_study import (
 )
 from evaluation.inference.honest_did import event_study_coefficients
 from evaluation.inference.multiple_testing import demeaned_bootstrap_t
-from evaluation.prepare import prepare_inputs, resolve_demo_paths
 
 
 @functools.cache
 def shape(name: str):
-    folder = Path(tempfile.mkdtemp(prefix=f"rb-{name}-"))
-    params = load_params(build_shape(name, folder))
-    params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
-    return params, prepare_inputs(params)
+    return prepared_shape(name)
 
 
 def _reason(result: object) -> str:

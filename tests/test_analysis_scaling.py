@@ -16,22 +16,18 @@ import pytest
 import statsmodels.formula.api as smf
 from _demo import small_demo
 from scipy import stats
-from shapes import build_shape
+from shapes import prepared_shape
 
 from evaluation.analysis import sample
 from evaluation.analysis import scaling as sc
 from evaluation.analysis.base import NotApplicable, applies, load_result, save_result
-from evaluation.config import load_params
-from evaluation.prepare import prepare_inputs
 from evaluation.report import scaling_page as sp
 from evaluation.scaling.power import did_standard_error, panel_variance_components
 
 
 @functools.cache
 def shape(name: str):
-    folder = Path(tempfile.mkdtemp(prefix=f"scaling-{name}-"))
-    params = load_params(build_shape(name, folder))
-    prepared = prepare_inputs(params)
+    params, prepared = prepared_shape(name)
     return params, prepared, sc.scaling_analysis(prepared, params)
 
 

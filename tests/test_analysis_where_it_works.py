@@ -7,30 +7,20 @@ from dataclasses import replace
 
 import pytest
 from _demo import small_demo
-from shapes import build_shape
+from shapes import prepared_shape
 
 from evaluation.analysis import applies
 from evaluation.analysis import where_it_works as aw
-from evaluation.config import load_params
 from evaluation.estimators.heterogeneity import effect_by_moderator
 from evaluation.i18n import messages
-from evaluation.prepare import prepare_inputs
 from evaluation.report import where_it_works as ww
 
 HANAM_WORDS = ("Hà Nam", "commune", "xã", "pilot commune")
 
 
 @pytest.fixture(scope="module")
-def shape(tmp_path_factory):
-    cache: dict = {}
-
-    def load(name: str):
-        if name not in cache:
-            params = load_params(build_shape(name, tmp_path_factory.mktemp(name)))
-            cache[name] = (params, prepare_inputs(params))
-        return cache[name]
-
-    return load
+def shape():
+    return prepared_shape
 
 
 def _sections(params, prepared):
