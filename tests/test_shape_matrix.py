@@ -32,8 +32,8 @@ from evaluation.runner import run
 FAST = ("hanam_endline_only", "panel_one_treated", "real_jtrain")
 #: Words that belong to the Hà Nam contract and must not appear on another panel's pages.
 HANAM_WORDS = ("Hà Nam", "commune", "Commune", "VND", "SIPAS", "Likert", "xã ")
-#: What a Python object, a failed number or a traceback looks like when it leaks onto a page.
-LEAKS = re.compile(r"Traceback|object at 0x|<evaluation\.|\bnan\b|\bNaN\b|\binf\b")
+#: What a Python object, a failed number, a warning or a traceback looks like on a page.
+LEAKS = re.compile(r"Traceback|\w+Warning\b|object at 0x|<evaluation\.|\bnan\b|\bNaN\b|\binf\b")
 
 
 def _params() -> list:

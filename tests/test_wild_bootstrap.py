@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -399,3 +401,24 @@ def test_several_nested_fixed_effects_use_alternating_projections(panel50: pd.Da
     assert both.t_stat == pytest.approx(village.t_stat, rel=1e-9)
     assert both.p_value == village.p_value
     assert both.conf_low == pytest.approx(village.conf_low, rel=1e-7)
+
+
+def test_a_design_where_nothing_varies_gives_no_test_instead_of_crashing():
+    """An outcome constant within the fixed effects has a zero standard error: the bootstrap
+    returns no t-statistic, p-value or interval (NaN) rather than dividing by zero."""
+    rows = [
+        {"unit": u, "time": t, "y": 1.0 + u, "treated": float(u < 3 and t >= 2)}
+        for u in range(8)
+        for t in range(4)
+    ]
+    result = wild_cluster_bootstrap(
+        pd.DataFrame(rows),
+        "y",
+        "treated",
+        "unit",
+        fixed_effects=("unit", "time"),
+        n_boot=99,
+        seed=1,
+    )
+    assert result.estimate == pytest.approx(0.0, abs=1e-12)
+    assert math.isnan(result.p_value) and math.isnan(result.t_stat) and math.isnan(result.conf_low)

@@ -886,7 +886,14 @@ def aggregate(
             # Uniform band over the event-time/cohort/period terms: the (1 - alpha) quantile
             # of the largest studentised deviation across terms.
             scaled = np.abs(draws[:, 1:] / se[1:])
-            max_t = np.nanmax(scaled, axis=1)
+            # Terms without a standard error (too few units) are left out of the band; when no
+            # term has one, the band is NaN, said by the page, not warned about.
+            usable = ~np.all(np.isnan(scaled), axis=0)
+            max_t = (
+                np.max(np.where(np.isnan(scaled[:, usable]), -np.inf, scaled[:, usable]), axis=1)
+                if usable.any()
+                else np.full(scaled.shape[0], np.nan)
+            )
             band = float(np.quantile(max_t, 1 - result.alpha, method="inverted_cdf"))
             crit[1:] = max(band, z)
             tstat = np.abs(all_est[1:] / se[1:])

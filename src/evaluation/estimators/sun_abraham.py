@@ -260,7 +260,11 @@ def sun_abraham(
     estimate = lincomb @ beta
     std_error = np.sqrt(np.einsum("ij,jk,ik->i", lincomb, vcov, lincomb))
     crit = stats.t.ppf(1 - alpha / 2, n_clusters - 1)
-    p_value = 2 * stats.t.sf(np.abs(estimate / std_error), n_clusters - 1)
+    # a zero standard error (nothing varies in a cell) has no test: NaN, not a warning
+    t_abs = np.divide(
+        np.abs(estimate), std_error, out=np.full_like(estimate, np.nan), where=std_error > 0
+    )
+    p_value = 2 * stats.t.sf(t_abs, n_clusters - 1)
     terms = term_frame(
         names,
         estimate,

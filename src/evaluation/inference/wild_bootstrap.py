@@ -234,10 +234,11 @@ def wild_cluster_bootstrap(
     p_value = _p_value(moments, delta0, se, ssc, restricted)
     conf_low = conf_high = math.nan
     ci_restricted = restricted and impose_null_for_ci
-    if confint:
+    degenerate = not (se > 0 and math.isfinite(se))  # nothing varies: no test, no interval
+    if confint and not degenerate:
         conf_low, conf_high = _invert(moments, estimate, se, ssc, alpha, ci_restricted)
     return BootstrapResult(
-        t_stat=float(delta0 / se),
+        t_stat=math.nan if degenerate else float(delta0 / se),
         p_value=float(p_value),
         conf_low=float(conf_low),
         conf_high=float(conf_high),
@@ -573,6 +574,8 @@ def _bootstrap_t(moments: _Moments, delta: float, ssc: float, restricted: bool) 
 
 def _p_value(moments: _Moments, delta: float, se: float, ssc: float, restricted: bool) -> float:
     """Share of draws with ``|t*| >= |t|`` (ties within a relative 1e-9 included)."""
+    if not (se > 0 and math.isfinite(se)):  # a degenerate design: no t-statistic to compare
+        return math.nan
     t_boot = np.abs(_bootstrap_t(moments, delta, ssc, restricted))
     t_abs = abs(delta) / se
     return float(np.mean(t_boot >= t_abs * (1 - _TIE_TOLERANCE)))
