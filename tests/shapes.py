@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from evaluation.config import PROJECT_ROOT, load_params
+from evaluation.config import PROJECT_ROOT, _deep_merge, load_params
 
 DEFAULT_PARAMS = PROJECT_ROOT / "params" / "default.yaml"
 #: Small and fast inference for every shape.
@@ -68,16 +68,6 @@ class Shape:
 # Parameter files
 
 
-def _merge(base: dict, override: dict) -> dict:
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def write_params(folder: Path, name: str, language: str, data: dict, extra: dict | None = None):
     """A small parameter file extending params/default.yaml (absolute paths); returns its path."""
     tree = {
@@ -88,7 +78,7 @@ def write_params(folder: Path, name: str, language: str, data: dict, extra: dict
         "inference": dict(FAST_INFERENCE),
         "report": dict(FAST_REPORT),
     }
-    tree = _merge(tree, extra or {})
+    tree = _deep_merge(tree, extra or {})
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(tree, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
@@ -155,7 +145,7 @@ def _build_hanam(
     paths["costs"] = str(_csv(tables["costs"], folder / "costs.csv")) if costs else None
     data = {"source": "files", "simulated": True, **paths}
     return write_params(
-        folder, name, language, data, _merge({"analysis": HANAM_ANALYSIS}, extra or {})
+        folder, name, language, data, _deep_merge({"analysis": HANAM_ANALYSIS}, extra or {})
     )
 
 

@@ -22,7 +22,11 @@ from evaluation.analysis.comparison import (
 from evaluation.config import Params
 from evaluation.i18n import Language, format_number, format_p_value, format_percent, t
 from evaluation.report.effects import format_effect, outcome_label
-from evaluation.report.wording import comparison_noun, is_hanam, treated_noun, unit_noun
+from evaluation.report.wording import (
+    is_hanam,
+    noun_values,
+    treated_noun,
+)
 
 #: Characteristics shown as percentages.
 SHARE_CHARACTERISTICS: frozenset[str] = frozenset(
@@ -46,24 +50,10 @@ MAX_NAMED = 4
 # -- words -----------------------------------------------------------------------------------
 
 
-def words(params: Params, language: Language) -> dict[str, str]:
-    """The nouns of this page's messages: ``unit``, ``units``, ``treated``, ``comparison``, and
-    ``Units``, ``Treated``, ``Comparison`` to start a sentence or a column header."""
-    out = {
-        "unit": unit_noun(params, language, plural=False),
-        "units": unit_noun(params, language),
-        "treated": treated_noun(params, language),
-        "comparison": comparison_noun(params, language),
-    }
-    for key in ("units", "treated", "comparison"):
-        out[key.capitalize()] = out[key][:1].upper() + out[key][1:]
-    return out
-
-
 def say(key: str, params: Params, language: Language, **values: object) -> str:
     """``comparison.<key>`` for Hà Nam, ``comparison.panel.<key>`` (when written) for a panel,
     with the page's nouns filled in."""
-    values = {**words(params, language), **values}
+    values = {**noun_values(params, language), **values}
     if values.get("pilots") == 1:  # "the 1 pilot commune", not "communes"
         values["treated"] = treated_noun(params, language, plural=False)
     if not is_hanam(params):

@@ -19,11 +19,8 @@ from evaluation.prepare import Prepared
 from evaluation.report.effects import outcome_label
 from evaluation.report.style import COMPARISON_COLOUR, PILOT_COLOUR, new_figure
 from evaluation.report.wording import (
-    comparison_noun,
     is_hanam,
-    period_noun,
-    treated_noun,
-    unit_noun,
+    noun_values,
 )
 
 
@@ -33,16 +30,8 @@ def validation_failed(prepared: Prepared) -> bool:
 
 def say(key: str, params: Params, language: Language, **values: object) -> str:
     """``dq.<key>`` for Hà Nam, ``dq.panel.<key>`` (when written) for a generic panel, with the
-    data's nouns (``units``, ``treated``, ``periods`` and capitalised ``Units``...) filled in."""
-    nouns = {
-        "units": unit_noun(params, language),
-        "treated": treated_noun(params, language),
-        "comparison": comparison_noun(params, language),
-        "periods": period_noun(params, language, plural=True),
-    }
-    for key_ in list(nouns):
-        nouns[key_.capitalize()] = nouns[key_][:1].upper() + nouns[key_][1:]
-    values = {**nouns, **values}
+    data's nouns (:func:`evaluation.report.wording.noun_values`) filled in."""
+    values = {**noun_values(params, language), **values}
     if not is_hanam(params):
         try:
             return t(f"dq.panel.{key}", language, **values)

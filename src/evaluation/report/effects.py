@@ -22,6 +22,7 @@ from evaluation.estimators.result import EffectEstimate
 from evaluation.i18n import NBSP, Language, format_number, format_p_value, format_percent, t
 from evaluation.prepare import Prepared
 from evaluation.report import wording
+from evaluation.report.wording import noun_values as nouns
 
 BALLOT_LEVEL = ("satisfaction_index", "pct_satisfied", "pct_dissatisfied", "model_index")
 PERCENT_OUTCOMES = (
@@ -219,10 +220,6 @@ def _group_label(group: str, params: Params | None, language: Language) -> str:
     return noun(params, language).capitalize()
 
 
-def _nouns(params: Params, language: Language, n_treated: int = 2) -> dict[str, str]:
-    return wording.noun_values(params, language, n_treated)
-
-
 def interval_text(outcome: str, low: float, high: float, language: Language) -> str:
     """``low – high`` in the outcome's unit (infinite ends as ``−∞`` / ``+∞``)."""
 
@@ -248,7 +245,7 @@ def withheld_sentence(trusted: TrustedInterval, params: Params, language: Langua
         rate=format_percent(trusted.rate, language),
         low=format_percent(params.inference.size_band[0], language, 0),
         high=format_percent(params.inference.size_band[1], language, 0),
-        **_nouns(params, language),
+        **nouns(params, language),
     )
 
 
@@ -277,7 +274,7 @@ def headline_summary(
         "level": confidence_level(params.analysis.alpha),
         "n_treated": headline.estimate.n_treated_clusters,
         "n_units": headline.estimate.n_clusters,
-        **_nouns(params, language, headline.estimate.n_treated_clusters),
+        **nouns(params, language, headline.estimate.n_treated_clusters),
     }
     if trusted.shows_interval:
         values["low"] = format_effect(outcome, trusted.conf_low, language)
@@ -395,7 +392,7 @@ def adjusted_sentence(result: AdjustedComparison, params: Params, language: Lang
         covariates=covariates or t("effects_page.no_covariates", language),
         n_treated=est.n_treated_clusters,
         n_units=est.n_clusters,
-        **_nouns(params, language),
+        **nouns(params, language),
     )
 
 
@@ -528,11 +525,6 @@ def skipped_line(outcomes: object, language: Language) -> str:
         return ""
     names = ", ".join(dict.fromkeys(outcome_label(o, language) for o in skipped["outcome"]))
     return t("effects_page.skipped_outcomes", language, outcomes=names)
-
-
-def nouns(params: Params, language: Language) -> dict[str, str]:
-    """The data's nouns for the page's sentences (``treated``, ``comparison``, ``units`` ...)."""
-    return _nouns(params, language)
 
 
 def headline_figure_rows(

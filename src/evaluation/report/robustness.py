@@ -23,18 +23,7 @@ from evaluation.estimators.result import EffectEstimate
 from evaluation.i18n import Language, format_number, format_p_value, format_percent, t
 from evaluation.report import wording
 from evaluation.report.effects import format_effect, outcome_label
-
-
-def nouns(params: Params, language: Language) -> dict[str, str]:
-    """The data's nouns for message placeholders (``units``, ``treated``, ``period``, ...)."""
-    return {
-        "units": wording.unit_noun(params, language),
-        "unit": wording.unit_noun(params, language, plural=False),
-        "treated": wording.treated_noun(params, language),
-        "comparison": wording.comparison_noun(params, language),
-        "period": wording.period_noun(params, language),
-        "periods": wording.period_noun(params, language, plural=True),
-    }
+from evaluation.report.wording import noun_values as nouns
 
 
 def level(params: Params, language: Language) -> str:

@@ -33,7 +33,8 @@ from evaluation.report.figures_rollout import (
     dynamic_effects_figure,
     group_time_figure,
 )
-from evaluation.report.wording import noun_values, period_noun, unit_noun
+from evaluation.report.wording import noun_values as nouns
+from evaluation.report.wording import period_noun, unit_noun
 
 __all__ = [
     "aggregations_table",
@@ -69,17 +70,31 @@ _TERM = re.compile(r"^(?P<kind>[gte])(?P<sign>[=+-])(?P<value>\d+)$")
 # ---------------------------------------------------------------------------------------------
 
 
-def nouns(params: Params, language: Language) -> dict[str, str]:
-    """The data's nouns as message placeholders (:func:`evaluation.report.wording.noun_values`)."""
-    return noun_values(params, language)
-
-
 def text(key: str, params: Params, language: Language, **values: object) -> str:
     """``rollout_page.<key>`` with the data's nouns and ``level`` filled in."""
     return t(
         f"rollout_page.{key}",
         language,
         **{**nouns(params, language), "level": level_text(params, language), **values},
+    )
+
+
+def _overall_text(
+    key: str, effects: RolloutEffects, params: Params, language: Language, **values: object
+) -> str:
+    """``<key>_ci`` with the overall effect's interval when its size check passed, else
+    ``<key>`` (the interval withheld)."""
+    if not effects.size.passed:
+        return text(key, params, language, **values)
+    outcome = effects.design.outcome
+    low, high = effects.simple.conf_int
+    return text(
+        f"{key}_ci",
+        params,
+        language,
+        low=format_effect(outcome, low, language),
+        high=format_effect(outcome, high, language),
+        **values,
     )
 
 
@@ -376,18 +391,7 @@ def aggregation_reading(
         "outcome": outcome_label(outcome, language),
         "cs": format_effect(outcome, simple.estimate, language),
     }
-    if effects.size.passed:
-        low, high = simple.conf_int
-        out = text(
-            "agg_reading_ci",
-            params,
-            language,
-            low=format_effect(outcome, low, language),
-            high=format_effect(outcome, high, language),
-            **values,
-        )
-    else:
-        out = text("agg_reading", params, language, **values)
+    out = _overall_text("agg_reading", effects, params, language, **values)
     if bacon is not None:
         twfe = format_effect(outcome, bacon.plain.estimate, language)
         out += " " + text("agg_twfe", params, language, twfe=twfe)
@@ -638,18 +642,7 @@ def rollout_summary(page: RolloutPage, params: Params, language: Language) -> st
         "effect": format_effect(outcome, simple.estimate, language),
         "cohorts": effects.design.n_cohorts,
     }
-    if effects.size.passed:
-        low, high = simple.conf_int
-        out = text(
-            "finding_ci",
-            params,
-            language,
-            low=format_effect(outcome, low, language),
-            high=format_effect(outcome, high, language),
-            **values,
-        )
-    else:
-        out = text("finding", params, language, **values)
+    out = _overall_text("finding", effects, params, language, **values)
     if isinstance(page.cohorts, CohortComparison):
         out += " " + text(
             "finding_cohorts",

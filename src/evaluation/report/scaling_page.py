@@ -38,22 +38,12 @@ from evaluation.i18n import (
     t,
 )
 from evaluation.report.effects import format_effect, outcome_label
-from evaluation.report.wording import is_hanam, period_noun, treated_noun, unit_noun
+from evaluation.report.wording import is_hanam, unit_noun
+from evaluation.report.wording import noun_values as nouns
 
 
 def _contract(params: Params) -> str:
     return "hanam" if is_hanam(params) else "panel"
-
-
-def nouns(params: Params, language: Language) -> dict[str, str]:
-    """The data's nouns for the page's sentences (``units``, ``unit``, ``period``...)."""
-    return {
-        "units": unit_noun(params, language),
-        "unit": unit_noun(params, language, plural=False),
-        "treated": treated_noun(params, language),
-        "period": period_noun(params, language),
-        "periods": period_noun(params, language, plural=True),
-    }
 
 
 def say(key: str, params: Params, language: Language, /, **values: object) -> str:

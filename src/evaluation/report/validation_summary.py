@@ -12,15 +12,15 @@ from evaluation.analysis.base import NotApplicable
 from evaluation.analysis.facts import DataFacts
 from evaluation.config import Params
 from evaluation.data.io import sha256
-from evaluation.data.periods import period_text
-from evaluation.i18n import Language, format_number, format_quarter, t
+from evaluation.i18n import Language, format_number, t
+from evaluation.measures import period_label
 from evaluation.prepare import Prepared
 from evaluation.report.wording import period_noun, treated_noun, unit_noun
 
 
 def _period(prepared: Prepared, index: int, language: Language) -> str:
-    label = period_text(index, prepared.meta.get("period_format", "quarter"))
-    return format_quarter(label, language)
+    meta = prepared.meta
+    return period_label(index, meta.get("source", ""), language, meta.get("period_format"))
 
 
 def validation_summary(

@@ -28,7 +28,8 @@ from evaluation.config import Params
 from evaluation.i18n import Language, format_number, format_p_value, format_percent, t
 from evaluation.report.effects import format_effect, outcome_label
 from evaluation.report.style import COMPARISON_COLOUR, PILOT_COLOUR, new_figure
-from evaluation.report.wording import comparison_noun, treated_noun, unit_noun
+from evaluation.report.wording import noun_values as nouns
+from evaluation.report.wording import unit_noun
 
 _RI_INFERENCE = "randomisation inference on the CRV1 t statistic"
 #: Characters per figure title line.
@@ -42,15 +43,6 @@ def _w(key: str, language: Language, **values: object) -> str:
 def level_label(alpha: float, language: Language) -> str:
     """``95%`` for ``alpha = 0.05``: the confidence level every interval label uses."""
     return format_percent(1 - alpha, language, 0)
-
-
-def nouns(params: Params, language: Language) -> dict[str, str]:
-    """The page's nouns for this data: units, treated units (never Hà Nam words on a panel)."""
-    return {
-        "units": unit_noun(params, language),
-        "pilots_noun": treated_noun(params, language),
-        "comparison": comparison_noun(params, language),
-    }
 
 
 def moderator_label(moderator: str, language: Language) -> str:
@@ -207,7 +199,7 @@ def category_display(table: pd.DataFrame, params: Params, language: Language) ->
                 )
             ],
             col("ri_p"): [_p(p, language) for p in table["ri_p_value"]],
-            col("pilots", pilots_noun=noun["pilots_noun"]): table["n_treated_communes"]
+            col("pilots", treated=noun["treated"]): table["n_treated_communes"]
             .astype(int)
             .astype(str)
             .to_numpy(),
