@@ -61,7 +61,9 @@ def test_nonresponse_weights_reach_every_few_cluster_method():
     unweighted, _ = _feols(ballots, "satisfaction_index", "commune_code")
     assert abs(coef - unweighted) > 1e-4  # the weights matter on this design
     check = how_sure.how_sure(prepared, params, headline)
-    twfe_methods = check.comparison[check.comparison["method"] != "aggregated_welch"]
+    # The commune-level tests (Welch, Ferman-Pinto) estimate a commune-level DiD, not the TWFE.
+    commune_level = check.comparison["method"].isin(["aggregated_welch", "ferman_pinto"])
+    twfe_methods = check.comparison[~commune_level]
     assert set(twfe_methods["method"]) == {
         "crv1",
         "cr2_bm",
@@ -149,6 +151,7 @@ def test_one_treated_unit_gives_randomisation_p_value_and_no_interval():
         "wcr_rademacher",
         "wcr_webb",
         "aggregated_welch",
+        "ferman_pinto",
     }
     trusted = check.trusted
     assert trusted.method == "ri" and not trusted.shows_interval
@@ -246,3 +249,28 @@ def test_ballot_level_design_keeps_strata_and_weights():
     unit = effects.design(prepared, params, "satisfaction_index", effects.UNIT_PERIOD)
     assert unit.weights == "n_ballots"
     assert isinstance(unit.frame, pd.DataFrame)
+
+
+def test_page_3_pre_trend_test_carries_its_power_against_a_linear_drift():
+    """Roth (2022): the event study's lead test says how large a drift it would notice; the
+    reading prints it, so "no pre-trend" is never read without the test's strength."""
+    from evaluation.inference.pretrend_power import wald_power
+    from evaluation.report import effects as fx
+
+    params, prepared = small_demo("en")
+    outcome = effects.chosen_outcome(prepared, params)
+    study = effects.event_study_estimate(prepared, params, outcome)
+    power = study.diagnostics["_power"]
+    assert 0 < power.slope_50 < power.slope_80
+    # At the 80% slope the test's power is 80% (the definition, recomputed independently).
+    leads = [n for n in study.terms.index if str(n).startswith("e-")]
+    cov = study.model.cov_params().loc[leads, leads].to_numpy(float)
+    achieved = wald_power(
+        np.asarray(power.direction) * power.slope_80,
+        cov,
+        alpha=params.analysis.alpha,
+        df_denom=float(study.diagnostics["pretrend_df_denom"]),
+    )
+    assert achieved == pytest.approx(0.8, abs=1e-4)
+    reading = fx.event_reading(study, params, "en")
+    assert fx.format_effect(outcome, power.slope_80, "en") in reading

@@ -182,7 +182,7 @@ def test_size_check_is_reproducible_and_its_band_decides(tmp_path, district_pane
     rows = shown.effects_rows()
     cs = rows["estimator"].str.startswith("cs_")
     assert rows.loc[cs, "size_checked"].all() and not rows.loc[~cs, "size_checked"].any()
-    assert set(rows.loc[~cs, "estimator"]) == {"sun_abraham"}
+    assert set(rows.loc[~cs, "estimator"]) == {"sun_abraham", "imputation_bjs"}
     summary = rollout.RolloutPage(
         effects.design,
         NotApplicable("x", "y"),

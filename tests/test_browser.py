@@ -242,3 +242,153 @@ def test_every_table_has_an_excel_twin_and_every_figure_an_svg(viewed):
     assert tables == {p.stem for p in (run_dir / "tables").glob("*.xlsx")}
     figures = {p.stem for p in (run_dir / "figures").glob("*.png")}
     assert figures and figures == {p.stem for p in (run_dir / "figures").glob("*.svg")}
+
+
+#: Words that must not appear on the board's pages (index and summary): method names,
+#: estimator and software names, citations. The method behind a number is on its own page.
+BOARD_FORBIDDEN = (
+    "CR2",
+    "CRV1",
+    "CV3",
+    "Bell",
+    "McCaffrey",
+    "Imbens",
+    "Kolesar",
+    "HonestDiD",
+    "Honest DiD",
+    "M̄",
+    "cobalt",
+    "iebaltab",
+    "ATT",
+    "TWFE",
+    "DiD",
+    "Callaway",
+    "Sant'Anna",
+    "Sun-Abraham",
+    "Sun–Abraham",
+    "Goodman",
+    "Bacon",
+    "Romano",
+    "Holm",
+    "bootstrap",
+    "Crump",
+    "Mitnik",
+    "Welch",
+    "jackknife",
+    "et al",
+    "propensity",
+    "ipw",
+    "KTC",
+)
+
+
+def board_text_problems(text: str) -> list[str]:
+    """Forbidden words, Greek letters, code identifiers and citations in a board page's text."""
+    import re
+
+    found = [word for word in BOARD_FORBIDDEN if re.search(rf"(?<!\w){re.escape(word)}", text)]
+    found += re.findall(r"[\u0370-\u03ff]", text)  # Greek letters
+    found += re.findall(r"\b[a-z]+(?:_[a-z0-9]+)+\b", text)  # snake_case identifiers
+    found += re.findall(r"[A-Z][a-z][\w'’-]*,? \(?(?:19|20)\d{2}\)", text)  # "Crump (2009)"
+    return found
+
+
+def test_board_pages_speak_without_method_names(viewed):
+    """Index and summary carry no method names, Greek letters, code identifiers or citations."""
+    _, _, views = viewed
+    problems = {n: board_text_problems(views[n].text) for n in ("index", "00_summary")}
+    assert {n: p for n, p in problems.items() if p} == {}
+
+
+def test_the_forbidden_terms_check_can_fail():
+    assert board_text_problems("KTC 95% theo CR2 (Bell-McCaffrey)") == [
+        "CR2",
+        "Bell",
+        "McCaffrey",
+        "KTC",
+    ]
+    assert board_text_problems("giá trị phá vỡ M̄ và α") == ["M̄", "α"]
+    assert board_text_problems("Crump, Hotz, Imbens và Mitnik (2009): ipw_weight") != []
+    assert board_text_problems("Tháng 10/2019, 14 xã thí điểm (Q1/2021)") == []
+
+
+def test_summary_numbers_are_their_source_pages_numbers(viewed):
+    """Every number of the answer is the value its source result holds, and is printed the
+    same way on the source page; the index shows the summary's own sentences."""
+    import json
+
+    from evaluation.i18n import format_billion_vnd, format_number, format_percent
+    from evaluation.report.effects import format_effect
+
+    language, run_dir, views = viewed
+    results = json.loads((run_dir / "results.json").read_text("utf-8"))
+    summary, headline = results["summary"], results["headline"]
+    text = views["00_summary"].text.replace("\u00a0", " ")
+    source = views["03_effects"].text.replace("\u00a0", " ")
+    assert summary["estimate"] == headline["estimate"]
+    effect = format_effect(headline["outcome"], headline["estimate"], language).replace(
+        "\u00a0", " "
+    )
+    assert effect in text and effect in source
+    if summary["interval"] is not None:
+        assert summary["interval"] == headline["few_cluster_conf_int"]
+        for bound in summary["interval"]:
+            shown = format_effect(headline["outcome"], bound, language).replace("\u00a0", " ")
+            assert shown in text and shown in source
+    scaling = results["scaling"]
+    plan = next(
+        o
+        for o in summary["options"]
+        if o["option"] in ("conditions_budget", "no_conditions_budget")
+    )
+    assert plan["cost_vnd"] == scaling["plan_total_cost_vnd"]
+    assert plan["gain_per_year"] == scaling["plan_total_gain"]
+    page06 = views["06_scaling"].text.replace("\u00a0", " ")
+    gain = format_number(plan["gain_per_year"], language, 0)
+    assert gain in text and gain in page06
+    assert format_billion_vnd(plan["cost_vnd"], language).replace("\u00a0", " ") in text
+    share = results["rollout_waves"].get("later_share_of_pilot")
+    if summary["later_share_of_pilot"] is not None:
+        assert summary["later_share_of_pilot"] == share
+        assert format_percent(share, language, 0) in text
+        assert format_percent(share, language, 0) in views["07_rollout_waves"].text
+    index = views["index"].text.replace("\u00a0", " ")
+    for line in results["headline_lines"][language]:
+        assert line.replace("\u00a0", " ") in index
+    assert [line.split(":")[0] for line in results["headline_lines"][language]] == [
+        t(f"summary.label_{k}", language) for k in ("effect", "sure", "next")
+    ]
+
+
+def test_citations_and_software_names_sit_in_the_researchers_part(viewed):
+    """Every other page reads plainly first: references ("Roth (2022)", "Crump, Hotz, Imbens
+    and Mitnik (2009)") and software names appear only after the "For researchers" heading."""
+    import re
+
+    language, _, views = viewed
+    heading = t("researchers.heading", language).lstrip("# ").strip()
+    # "Roth (2022)", "Crump, Hotz, Imbens and Mitnik (2009)"; not a quarter like "Q4 2019)".
+    citation = re.compile(r"[A-Z][a-z][\w'’–-]*,? \(?(?:19|20)\d{2}[,)]")
+    software = re.compile(r"\b(?:iebaltab|cobalt|csdid|pyfixest|wildboottest|synthdid|HonestDiD)\b")
+    for name in NOTEBOOKS:
+        if name == "00_summary":
+            continue
+        text = views[name].text
+        reading = text.split(heading)[0]
+        found = citation.findall(reading) + software.findall(reading)
+        assert not found, f"{name}: {found}"
+        if heading in text:
+            assert text.index(heading) > len(text) // 3, name  # a part at the end, not the top
+
+
+def test_household_ids_never_reach_a_rendered_page(viewed):
+    """Privacy: the households' ids (in the prepared ballots) appear on no page or index."""
+    import pandas as pd
+
+    _, run_dir, views = viewed
+    ids = pd.read_parquet(run_dir / "prepared" / "ballots.parquet", columns=["household_id"])
+    sample = set(ids["household_id"].astype(str).drop_duplicates().head(500))
+    assert sample and all(len(i) >= 6 for i in sample)  # ids long enough not to match numbers
+    html = {p.stem: p.read_text("utf-8") for p in run_dir.glob("*.html")}
+    leaked = {n: [i for i in sample if i in text] for n, text in html.items()}
+    assert {n: ids[:3] for n, ids in leaked.items() if ids} == {}

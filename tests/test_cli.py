@@ -58,7 +58,7 @@ def test_validate_valid_data_exits_0(small_data, capsys):
     out = capsys.readouterr().out
     assert out.startswith("The data passed every check.\n")
     assert "3 pilot communes at the first start" in out
-    assert "the first start is 2019Q4" in out
+    assert "the first start is Q4 2019" in out
     digest = hashlib.sha256(small_data.ballots.read_bytes()).hexdigest()
     assert f"{small_data.ballots}  sha256 {digest}" in out
 
@@ -84,8 +84,8 @@ def test_validate_lists_every_problem_and_exits_1(small_data, capsys):
     write_csv(small_data.ballots, BALLOT_HEADER, rows)
     assert main(["validate", str(small_data.params_file())]) == 1
     err = capsys.readouterr().err
-    assert "2 data problem(s) in" in err
-    assert re.search(r"file\s+\|\s+row\s+\|\s+column\s+\|\s+value", err)  # the problem table
+    assert "Dữ liệu có 2 lỗi" in err  # the run's language (vi)
+    assert re.search(r"tệp\s+\|\s+dòng\s+\|\s+cột\s+\|\s+giá trị", err)  # the problem table
     assert "99999" in err
     assert "access_location" in err
 
@@ -106,7 +106,7 @@ def test_validate_refuses_strata_and_cluster_the_data_lack(small_data, capsys):
 
     sections = {"inference": {"strata": "distrct_name"}, "analysis": {"cluster": "commune"}}
     assert main(["validate", str(small_data.params_file(**sections))]) == 1
-    assert "2 data problem(s) in params" in capsys.readouterr().err
+    assert "Dữ liệu có 2 lỗi (và 0 cảnh báo) trong params" in capsys.readouterr().err
     params = small_data.params(**sections)
     rows = design_problems(prepare_inputs(params), params).set_index("row")
     assert rows.loc["inference.strata", "how_to_fix"].startswith("did you mean 'district_name'?")

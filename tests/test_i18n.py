@@ -274,5 +274,5 @@ def test_quarters_as_readers_write_them():
     from evaluation.i18n import format_quarter
 
     assert format_quarter("2019Q4", "vi") == "Q4/2019"
-    assert format_quarter("2019Q4", "en") == "2019Q4"
+    assert format_quarter("2019Q4", "en") == "Q4 2019"
     assert format_quarter("2014", "vi") == "2014"  # a generic panel's period is left alone

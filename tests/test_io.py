@@ -243,3 +243,89 @@ def test_a_row_with_too_many_cells_names_the_line_and_the_fix(tmp_path):
     message = str(caught.value)
     assert "line 3 has 4 cells but the header has 3" in message
     assert "double quotes" in message and "Error tokenizing" not in message
+
+
+def test_an_empty_file_is_named_as_empty(tmp_path):
+    path = tmp_path / "ballots.csv"
+    path.write_bytes(b"")
+    with pytest.raises(InputFileError) as caught:
+        read_table(path)
+    assert caught.value.rule == "file_empty"
+    assert "ballots.csv: the file is empty" in str(caught.value)
+
+
+def test_a_header_only_file_reads_as_no_records(tmp_path):
+    path = tmp_path / "ballots.csv"
+    path.write_text("a,b,c\n", "utf-8")
+    frame = read_table(path)
+    assert list(frame.columns) == ["a", "b", "c"] and len(frame) == 0
+
+
+def test_a_column_name_written_twice_is_refused(tmp_path):
+    """pandas would rename the second 'wave' to 'wave.1' and read the first silently."""
+    path = tmp_path / "ballots.csv"
+    path.write_text("ballot_id,wave,wave\nB1,2019Q4,2020Q1\n", "utf-8")
+    with pytest.raises(InputFileError) as caught:
+        read_table(path)
+    err = caught.value
+    assert (err.rule, err.row, err.column, err.value) == (
+        "duplicate_column",
+        "1 (header)",
+        "wave",
+        "2 times",
+    )
+
+
+def _workbook(path, sheets, merge=None):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    if merge:
+        sheet.merge_cells(merge)
+    book.save(path)
+    return path
+
+
+def test_xlsx_title_rows_above_the_header_are_skipped_and_rows_keep_their_numbers(tmp_path):
+    path = _workbook(
+        tmp_path / "rollout.xlsx",
+        {
+            "rollout": [
+                ["LỊCH TRIỂN KHAI"],
+                [],
+                ["commune_code", "start_date"],
+                [13567, "2019-10-01"],
+            ]
+        },
+        merge="A1:B1",
+    )
+    frame = read_table(path, required=["commune_code", "start_date"])
+    assert frame["commune_code"].tolist() == ["13567"]
+    assert frame.index.tolist() == [4]  # the record sits on the sheet's row 4
+
+
+def test_xlsx_table_in_a_later_sheet_is_found(tmp_path):
+    path = _workbook(
+        tmp_path / "rollout.xlsx",
+        {"Ghi chú": [["notes"]], "rollout": [["commune_code", "start_date"], [13567, None]]},
+    )
+    frame = read_table(path, required=["commune_code", "start_date"])
+    assert frame["commune_code"].tolist() == ["13567"]
+
+
+def test_xlsx_merged_data_cells_are_refused(tmp_path):
+    path = _workbook(
+        tmp_path / "rollout.xlsx",
+        {"rollout": [["commune_code", "start_date"], [13567, "2019-10-01"], [13285], [13390]]},
+        merge="B2:B4",
+    )
+    with pytest.raises(InputFileError) as caught:
+        read_table(path, required=["commune_code"])
+    err = caught.value
+    assert (err.rule, err.row, err.column) == ("merged_cells", "2-4", "start_date")
+    assert err.value.startswith("B2:B4: 2019-10-01")

@@ -186,7 +186,7 @@ def test_tables_and_readings_in_both_languages(demo, language):
     events = rw.event_time_table(effects, params, language)
     assert len(events) == params.analysis.event_leads + params.analysis.event_lags + 1
     summary = rw.aggregations_table(effects, None, params, language)
-    assert len(summary) == 5
+    assert len(summary) == 6  # five Callaway-Sant'Anna / Sun-Abraham rows and the imputation row
     assert (
         len(rw.terms_table(effects.calendar, effects, params, language))
         == len(effects.calendar.terms) - 1
@@ -278,7 +278,7 @@ def test_periods_are_labelled_as_readers_know_them(demo):
     assert rw.period_label(2014, generic) == "2014"
     assert rw.period_label(199, design) == "2019Q4"
     assert rw.period_label(199, design, "vi") == "Q4/2019"
-    assert rw.period_label(199, design, "en") == "2019Q4"
+    assert rw.period_label(199, design, "en") == "Q4 2019"
     assert rw.term_label("g=199", design) == "2019Q4"
     assert rw.term_label("e-2", design) == "−2"
     meta = {**prepared.meta, "source": "panel", "outcomes": ["pct_satisfied", "coverage"]}

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from evaluation.analysis import board
 from evaluation.config import load_params
 from evaluation.i18n import LANGUAGES, format_billion_vnd, format_number, t
 from evaluation.report import summary as sm
@@ -53,20 +54,6 @@ WHERE = {
     "categories": {},
     "prediction": {},
 }
-SCALING = {
-    "options": [
-        {"option": "stop", "n_communes": 14, "cost_vnd": 420_000_000},
-        {
-            "option": "budget",
-            "n_communes": 31,
-            "cost_vnd": 2_950_000_000,
-            "gain": 1234.4,
-            "gain_low": 800,
-            "gain_high": 1700,
-        },
-        {"option": "pilot_plus", "label": {"vi": "Phương án riêng", "en": "Own option"}},
-    ]
-}
 
 
 def effects_table(coverage_low: float = 0.021, coverage_high: float = 0.060) -> pd.DataFrame:
@@ -97,7 +84,7 @@ def full_outputs(tmp_path: Path) -> sm.RunOutputs:
         png.write_bytes(b"\x89PNG fake " + name.encode())
         figures[name] = (png, f"alt of {name}")
     return sm.RunOutputs(
-        results={"headline": HEADLINE, "where_it_works": WHERE, "scaling": SCALING},
+        results={"headline": HEADLINE, "where_it_works": WHERE, "scaling": SCALING_06},
         effects=effects_table(),
         coverage=coverage_table(),
         figures=figures,
@@ -169,12 +156,13 @@ def test_answer_has_three_sentences_with_the_pages_numbers(outputs, language):
     assert effect.startswith(f"**{t('summary.label_effect', language)}:**")
     assert format_effect("satisfaction_index", 0.436, language) in effect
     assert format_effect("pct_satisfied", 0.199, language) in effect
-    # How sure: the few-cluster interval (not CRV1), its method and the pre-trend p-value.
+    # How sure: the size-checked interval (not CRV1), in words: no method name on the board's
+    # page (it is on page 3), and the pre-trend test as a reading, not a number.
     assert format_effect("satisfaction_index", 0.293, language) in sure
     assert format_effect("satisfaction_index", 0.579, language) in sure
     assert format_effect("satisfaction_index", 0.306, language) not in sure
-    assert sm.mid_sentence(inference_label(HEADLINE["few_cluster_label"], language)) in sure
-    assert format_number(0.778, language, 3) in sure
+    assert inference_label(HEADLINE["few_cluster_label"], language)[1:] not in sure
+    assert "CR2" not in sure and format_number(0.778, language, 3) not in sure
     plain = sure.replace("\u00a0", " ")
     assert "p = <" not in plain and f"p < {format_number(0.001, language, 3)}" in plain
     # Where: the chosen moderator, a negative slope reads "smaller", Holm p-value.
@@ -222,8 +210,6 @@ def test_uncertain_effect_and_diverging_trends_are_said_so(outputs):
                 high=format_effect("satisfaction_index", 0.1, language),
                 p=sm.p_text(0.41, language),
                 level="95",
-                method=sm.mid_sentence(inference_label(HEADLINE["few_cluster_label"], language)),
-                pretrend=sm.p_text(0.01, language),
             )
         )
 
@@ -252,7 +238,7 @@ def test_the_confidence_level_follows_alpha(tmp_path):
     (tmp_path / "params.yaml").write_text("analysis:\n  alpha: 0.1\n", "utf-8")
     outputs = sm.collect(tmp_path)
     outputs = sm.RunOutputs(results={"headline": HEADLINE}, alpha=outputs.alpha)
-    assert "90% confidence interval" in sm.certainty_sentence(outputs, "en")
+    assert "90% range" in sm.certainty_sentence(outputs, "en")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -284,15 +270,19 @@ def test_no_chosen_moderator_gives_the_average_effect():
 # -- figures ---------------------------------------------------------------------------------
 
 
-def test_three_figures_headline_event_study_then_scaling_first(outputs):
-    assert sm.key_figures(outputs) == ["headline_effect", "event_study", "gain_cost_curve"]
+def test_three_figures_effect_over_time_money_then_where(outputs):
+    """No by-method chart on the board's page (its labels are method names): the effect over
+    time, what the money buys, where it works."""
+    assert sm.key_figures(outputs) == ["event_study", "gain_cost_curve", "dose_response_baseline"]
     assert sm.missing_figures_sentence(outputs, "vi") is None
+    staffing = {**outputs.figures, "dose_response_baseline_one_stop_staff_per_1000": ("p", "a")}
+    chosen = sm.key_figures(sm.RunOutputs(figures=staffing))
+    assert chosen[-1] == "dose_response_baseline_one_stop_staff_per_1000"  # the review's proposal
     only_where = sm.RunOutputs(
         figures={k: v for k, v in outputs.figures.items() if not k.startswith("gain")}
     )
-    assert sm.key_figures(only_where)[-1] == "dose_response_baseline"
-    two = sm.RunOutputs(figures={k: outputs.figures[k] for k in sm.MAIN_FIGURES})
-    assert sm.missing_figures_sentence(two, "en") == t("summary.figure_third_missing", "en")
+    assert sm.key_figures(only_where) == ["event_study", "dose_response_baseline"]
+    assert sm.missing_figures_sentence(only_where, "en") == t("summary.figure_third_missing", "en")
 
 
 def test_figure_html_embeds_the_png_with_escaped_alt_text():
@@ -346,34 +336,137 @@ def test_coverage_unchanged_reads_same(outputs):
 
 # -- the decision ----------------------------------------------------------------------------
 
+#: What page 06 writes when two of four candidates meet the conditions but cost more than the
+#: budget together: the plan takes one of them; without the conditions the money buys more.
+SCALING_06 = {
+    "n_candidates": 4,
+    "n_have_conditions": 2,
+    "budget_vnd": 1e9,
+    "plan_pool": "has_conditions",
+    "plan_n_communes": 1,
+    "plan_total_cost_vnd": 400e6,
+    "plan_total_gain": 60.0,
+    "plan_communes": ["Xã Cường"],
+    "alternative_n_communes": 2,
+    "alternative_total_cost_vnd": 300e6,
+    "alternative_total_gain": 250.0,
+    "alternative_communes": ["Xã An", "Xã Bình"],
+    "alternative_failures": {"min_condolence_on_time": 2, "min_one_stop_staff_per_1000": 0},
+    "new_communes_needed_80pct": 6,
+    "wedge_n_units": 1,
+    "rollout_steps": 4,
+}
+
+
+def scaling_tables(ready=(False, False, True, True)) -> dict[str, pd.DataFrame]:
+    ce = pd.DataFrame(
+        {
+            "commune_code": ["A", "B", "C", "D"],
+            "commune_name": ["Xã An", "Xã Bình", "Xã Cường", "Xã Dũng"],
+            "pv_cost": [100e6, 200e6, 400e6, 800e6],
+            "additional_satisfied_households": [100.0, 150.0, 60.0, 10.0],
+        }
+    )
+    screen = pd.DataFrame({"commune_code": ["A", "B", "C", "D"], "has_conditions": list(ready)})
+    plan = pd.DataFrame({"order": [1], "commune_code": ["C"], "commune_name": ["Xã Cường"]})
+    wedge = pd.DataFrame({"commune_code": ["C"], "step": [1]})
+    return {
+        "cost_effectiveness": ce,
+        "scaling_conditions": screen,
+        "rollout_plan": plan,
+        "stepped_wedge": wedge,
+    }
+
+
+def decision_outputs(**scaling: object) -> sm.RunOutputs:
+    return sm.RunOutputs(
+        results={"headline": HEADLINE, "scaling": {**SCALING_06, **scaling}},
+        tables=scaling_tables(),
+    )
+
+
+def test_options_priced_from_what_page_06_writes():
+    step = board.next_step(decision_outputs(), horizon_years=3)
+    assert [o.option for o in step.options] == list(sm.OPTIONS)
+    stop, every, plan, alt = step.options
+    assert (stop.n_units, stop.cost_vnd, stop.gain_per_year) == (14, 0.0, 0.0)
+    # Every commune with the conditions (C and D) costs more than the budget: shown, over budget.
+    assert (every.n_units, every.cost_vnd, every.gain_per_year) == (2, 1200e6, 70.0)
+    assert every.unspent_vnd == pytest.approx(-200e6)
+    assert (plan.n_units, plan.cost_vnd, plan.gain_per_year) == (1, 400e6, 60.0)
+    assert plan.unspent_vnd == pytest.approx(600e6) and plan.names == ("Xã Cường",)
+    assert (alt.n_units, alt.cost_vnd, alt.gain_per_year) == (2, 300e6, 250.0)
+    assert alt.names == ("Xã An", "Xã Bình")
+
+
+def test_the_conditions_row_is_left_out_when_the_budget_plan_takes_them_all():
+    outputs = sm.RunOutputs(
+        results={"headline": HEADLINE, "scaling": SCALING_06},
+        tables=scaling_tables(ready=(False, False, True, False)),
+    )
+    keys = [o.option for o in board.next_step(outputs, 3).options]
+    assert keys == ["stop", "conditions_budget", "no_conditions_budget"]
+
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_options_with_costs_from_the_scaling_page(outputs, params, language):
-    table = sm.options_table(outputs, params, language)
-    assert len(table) == 3
-    cost = table.iloc[:, 2].tolist()
-    assert cost[:2] == [
-        format_billion_vnd(420e6, language),
-        format_billion_vnd(2.95e9, language),
+def test_options_table_cost_households_per_year_and_budget_left(params, language):
+    table = sm.options_table(decision_outputs(), params, language)
+    assert len(table) == 4
+    assert table.columns.tolist()[2:5] == [
+        t("summary.col_cost", language, years=params.scaling.horizon_years),
+        t("summary.col_gain", language),
+        t("summary.col_unspent", language),
     ]
-    assert cost[2] == "–"
-    assert table.iloc[1, 3] == (
-        f"{format_number(1234.4, language, 0)} ({format_number(800, language, 0)} – "
-        f"{format_number(1700, language, 0)})"
+    assert table.iloc[1:, 2].tolist() == [
+        format_billion_vnd(v, language) for v in (1200e6, 400e6, 300e6)
+    ]
+    assert table.iloc[1:, 3].tolist() == [format_number(v, language, 0) for v in (70, 60, 250)]
+    assert table.iloc[2, 4] == format_billion_vnd(600e6, language)
+    # Over budget is said only where the cost is above the budget (row 2), never below it.
+    assert t("summary.option_conditions_all_gives", language) == table.iloc[1, 5]
+    assert "\u2212" in table.iloc[1, 4] and "\u2212" not in table.iloc[2, 4]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_next_sentence_names_the_trade_off_of_the_conditions(params, language):
+    outputs = decision_outputs()
+    text = sm.next_sentence(outputs, params, language)
+    assert format_billion_vnd(1e9, language) in text
+    assert (
+        format_billion_vnd(400e6, language) in text and format_billion_vnd(600e6, language) in text
     )
-    assert table.iloc[2, 0] == {"vi": "Phương án riêng", "en": "Own option"}[language]
-    assert table.columns[2] == t("summary.col_cost", language, years=params.scaling.horizon_years)
-    assert sm.options_note(outputs, language) == t("summary.options_source", language)
+    assert t("summary.next_tradeoff", language, n=2, gain="250") in text
+    why = sm.tradeoff_sentence(outputs, params, language)
+    assert why.startswith(t("summary.tradeoff_why", language).split("{")[0])
+    assert sm.condition_text("min_condolence_on_time", 0.6, language) in why
+    assert sm.condition_text("min_one_stop_staff_per_1000", 0.8, language) not in why
+    assert "Xã Cường" in sm.plan_names_sentence(outputs, params, language)
+    assert str(params.scaling.rollout_steps) in sm.phased_sentence(outputs, params, language)
 
 
-def test_options_without_scaling_page_list_the_four_choices(params):
+def test_without_the_conditions_the_plan_sentence_has_no_trade_off(params):
+    outputs = sm.RunOutputs(
+        results={
+            "headline": HEADLINE,
+            "scaling": {
+                **SCALING_06,
+                "plan_pool": "unscreened",
+                "alternative_total_cost_vnd": None,
+            },
+        },
+        tables=scaling_tables(),
+    )
+    text = sm.next_sentence(outputs, params, "en")
+    assert text.startswith(t("summary.next_sentence", "en").split("{")[0])
+    assert sm.tradeoff_sentence(outputs, params, "en") is None
+
+
+def test_options_without_scaling_page_keep_the_pilots_only(params):
     table = sm.options_table(sm.RunOutputs(results={"headline": HEADLINE}), params, "vi")
-    assert len(table) == len(sm.OPTIONS)
-    assert (table.iloc[:, 2] == "–").all()
-    assert "14" in table.iloc[0, 0]
-    assert "3,00 tỷ đồng" in table.iloc[2, 0]
-    assert str(params.scaling.rollout_steps) in table.iloc[3, 0]
-    assert "0,8" in table.iloc[1, 0] and "60%" in table.iloc[1, 0]
+    assert len(table) == 1 and "14" in table.iloc[0, 0]
+    assert sm.next_sentence(sm.RunOutputs(), params, "en") == t(
+        "summary.missing", "en", page=sm.page_label("06_scaling", "en")
+    )
 
 
 def test_billions_of_dong():
@@ -384,7 +477,7 @@ def test_billions_of_dong():
 
 def test_decision_names_budget_and_horizon(outputs, params):
     text = sm.decision_text(outputs, params, "vi")
-    assert "14" in text and "3,00 tỷ đồng" in text and "3 năm" in text
+    assert "3,00 tỷ đồng" in text and "3 năm" in text
 
 
 def test_text_tables_are_left_aligned(outputs, params):
@@ -396,107 +489,22 @@ def test_text_tables_are_left_aligned(outputs, params):
 
 
 def test_index_lines_are_plain_text_in_both_languages(outputs):
-    lines = sm.headline_lines(outputs)
+    lines = sm.headline_lines(outputs, load_params(PROJECT / "params" / "default.yaml"))
     assert set(lines) == set(LANGUAGES)
     for language in LANGUAGES:
         assert len(lines[language]) == 3
         assert not any("**" in line for line in lines[language])
         assert lines[language][0].startswith(t("summary.label_effect", language) + ":")
     assert sm.finding(outputs, "en") == lines["en"][0]
+    assert lines["en"][2].startswith(t("summary.label_next", "en") + ":")
 
 
 def test_results_entry_is_json(outputs, params):
     entry = sm.results_entry(outputs, params)
     assert json.loads(json.dumps(entry)) == entry
-    assert entry["figures"] == ["headline_effect", "event_study", "gain_cost_curve"]
+    assert entry["figures"] == ["event_study", "gain_cost_curve", "dose_response_baseline"]
     assert entry["effect_clear"] is True and entry["simulated"] is True
     assert entry["sections_missing"] == ["comparison", "robustness", "rollout_waves"]
-
-
-SCALING_06 = {
-    "n_candidates": 4,
-    "n_have_conditions": 1,
-    "budget_vnd": 3e9,
-    "plan_n_communes": 2,
-    "plan_total_cost_vnd": 300e6,
-    "plan_total_gain": 250.0,
-    "new_communes_needed_80pct": 6,
-    "rollout_steps": 4,
-}
-
-
-def scaling_tables(wedge_codes=("A", "B")) -> dict[str, pd.DataFrame]:
-    ce = pd.DataFrame(
-        {
-            "commune_code": ["A", "B", "C", "D"],
-            "pv_cost": [100e6, 200e6, 400e6, 800e6],
-            "additional_satisfied_households": [100.0, 150.0, 60.0, 10.0],
-        }
-    )
-    screen = pd.DataFrame(
-        {"commune_code": ["A", "B", "C", "D"], "has_conditions": [False, False, True, False]}
-    )
-    plan = pd.DataFrame(
-        {
-            "commune_code": ["A", "B"],
-            "expected_gain_low": [80.0, 100.0],
-            "expected_gain_high": [120.0, 200.0],
-        }
-    )
-    wedge = pd.DataFrame(
-        {"commune_code": list(wedge_codes), "step": range(1, len(wedge_codes) + 1)}
-    )
-    return {
-        "cost_effectiveness": ce,
-        "scaling_conditions": screen,
-        "rollout_plan": plan,
-        "stepped_wedge": wedge,
-    }
-
-
-def test_options_priced_from_what_page_06_writes(params):
-    outputs = sm.RunOutputs(
-        results={"headline": HEADLINE, "scaling": SCALING_06}, tables=scaling_tables()
-    )
-    stop, conditions, budget, phased = sm.scaling_options(outputs)
-    assert stop == {"option": "stop", "n_communes": 14, "cost_vnd": 0.0, "gain": 0.0}
-    # Only commune C meets the conditions: its cost and gain from the cost-effectiveness table.
-    assert conditions == {"option": "conditions", "n_communes": 1, "cost_vnd": 400e6, "gain": 60.0}
-    assert budget == {
-        "option": "budget",
-        "n_communes": 2,
-        "cost_vnd": 300e6,
-        "gain": 250.0,
-        # page 06 withheld the plan's model-based band (not size-checked): so does the summary
-        "gain_low": None,
-        "gain_high": None,
-    }
-    # The steps cover the plan's communes: same cost and gain.
-    assert phased == {**budget, "option": "phased"}
-    checked = sm.RunOutputs(
-        results={
-            "headline": HEADLINE,
-            "scaling": {**SCALING_06, "plan_gain_band_size_checked": True},
-        },
-        tables=scaling_tables(),
-    )
-    assert sm.scaling_options(checked)[2]["gain_low"] == 180.0
-    other = sm.RunOutputs(
-        results={"scaling": SCALING_06}, tables=scaling_tables(wedge_codes=("C", "D"))
-    )
-    assert sm.scaling_options(other)[-1] == {
-        "option": "phased",
-        "n_communes": 2,
-        "cost_vnd": 1200e6,
-        "gain": 70.0,
-    }
-    table = sm.options_table(outputs, params, "vi")
-    assert table.iloc[2, 2] == "0,30 tỷ đồng" and table.iloc[2, 3] == "250"
-    checked_table = sm.options_table(checked, params, "vi")
-    assert checked_table.iloc[2, 3] == "250 (180 – 320)"
-    note = sm.options_note(outputs, "vi")
-    assert note.startswith(t("summary.options_source", "vi"))
-    assert t("summary.options_power", "vi", n=6) in note
 
 
 def test_scaling_page_without_costs_says_so():
@@ -509,7 +517,7 @@ def test_collect_reads_the_scaling_tables(tmp_path):
     for name, frame in scaling_tables().items():
         frame.to_csv(tmp_path / "tables" / f"{name}.csv", index=False)
     got = sm.collect(tmp_path)
-    assert sorted(got.tables) == sorted(sm.SCALING_TABLES)
+    assert sorted(got.tables) == sorted(board.SCALING_TABLES)
     assert got.tables["cost_effectiveness"]["commune_code"].tolist() == ["A", "B", "C", "D"]
 
 

@@ -160,6 +160,31 @@ class BallotParams(_Strict):
     item_labels: dict[str, dict[str, str]] = {}
 
     @model_validator(mode="after")
+    def _scale_in_order(self) -> BallotParams:
+        lo, hi = self.likert_min, self.likert_max
+        if lo >= hi:
+            raise ValueError(
+                f"ballot.likert_min ({lo}) must be below ballot.likert_max ({hi}); swap them"
+            )
+        inside = sorted(c for c in self.no_opinion_codes if lo <= c <= hi)
+        if inside:
+            raise ValueError(
+                f"ballot.no_opinion_codes {inside} lie on the answer scale {lo}-{hi}: an answer "
+                "could not be told from 'no opinion'; use codes outside the scale, e.g. 0 and 9"
+            )
+        if not lo < self.satisfied_from <= hi:
+            raise ValueError(
+                f"ballot.satisfied_from ({self.satisfied_from}) must lie on the scale above "
+                f"{lo} and at most {hi}, e.g. {hi - 1}"
+            )
+        if not lo <= self.dissatisfied_to < self.satisfied_from:
+            raise ValueError(
+                f"ballot.dissatisfied_to ({self.dissatisfied_to}) must lie on the scale from "
+                f"{lo} and below satisfied_from ({self.satisfied_from}), e.g. {lo + 1}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _items_once(self) -> BallotParams:
         seen: dict[str, str] = {}
         for factor, items in self.factors.items():
@@ -203,6 +228,17 @@ class AnalysisParams(_Strict):
     baseline_covariates: list[str] = ["urban", "one_stop_staff_per_1000", "baseline_index"]
     staggered: StaggeredParams = StaggeredParams()
 
+    @field_validator("trim_bounds")
+    @classmethod
+    def _bounds_in_order(cls, value: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = value
+        if not 0 <= lo < hi <= 1:
+            raise ValueError(
+                f"trim_bounds {list(value)} must be two shares with 0 <= lower < upper <= 1, "
+                "e.g. [0.05, 0.95]"
+            )
+        return value
+
     @field_validator("window_start", "window_end", mode="before")
     @classmethod
     def _period_as_text(cls, value: Any) -> Any:
@@ -218,6 +254,17 @@ class InferenceParams(_Strict):
     size_band: tuple[float, float] = (0.03, 0.07)
     strata: str | None = "district_name"
     seed: int = 12345
+
+    @field_validator("size_band")
+    @classmethod
+    def _band_in_order(cls, value: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = value
+        if not 0 < lo < hi < 1:
+            raise ValueError(
+                f"size_band {list(value)} must be two rates with 0 < lower < upper < 1, "
+                "e.g. [0.03, 0.07]"
+            )
+        return value
 
 
 class ScalingParams(_Strict):
@@ -236,6 +283,8 @@ class ReportParams(_Strict):
     on_error: Literal["stop", "continue"] = "stop"
     notebooks: list[str] | None = None
     pdf: bool = False
+    #: Board pages show no number resting on fewer ballots than this in any group (privacy).
+    min_cell_ballots: int = Field(10, ge=1)
 
 
 class Params(_Strict):
@@ -257,6 +306,23 @@ class Params(_Strict):
         if self.data.source in ("demo", "files") and not self.ballot.factors:
             raise ValueError(
                 f"data.source '{self.data.source}' reads ballots: list their items in ballot.factors"
+            )
+        registry = self.data.registry
+        if self.data.source in ("demo", "files") and registry is not None:
+            dates = [m.effective_date for m in registry.maps]
+            if self.harmonise.target_map not in dates:
+                raise ValueError(
+                    f"harmonise.target_map {self.harmonise.target_map} is not the date of a "
+                    f"commune map in data.registry.maps; use one of: "
+                    f"{', '.join(str(d) for d in dates)}"
+                )
+        items = self.ballot.items
+        if self.data.source in ("demo", "files") and self.analysis.likert_item not in items:
+            close = difflib.get_close_matches(self.analysis.likert_item, items, n=1, cutoff=0.5)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ValueError(
+                f"analysis.likert_item '{self.analysis.likert_item}' is not a ballot item; "
+                f"{hint}choose one of: {', '.join(items)}"
             )
         return self
 

@@ -21,6 +21,10 @@ Design of the simulation (the "data-generating process"), per commune ``c``, wav
   satisfaction (``nonresponse_strength``), so coverage is below 100% and selective.
 
 The true parameters (``true_parameters.json``, ``true_effects.csv``) are written beside the data.
+
+:func:`simulate_phase_in` simulates the future phase instead: outcomes of the units of page 06's
+randomised stepped-wedge order after their drawn starts, a rehearsal of the design-based
+analysis (:mod:`evaluation.analysis.phase_in`), never a result.
 """
 
 from __future__ import annotations
@@ -429,3 +433,85 @@ def _truth(
         ]
     ].rename(columns={"tau": "effect_latent"})
     return params, per_commune
+
+
+def simulate_phase_in(
+    design: pd.DataFrame,
+    *,
+    effect: float,
+    between_sd: float,
+    noise_sd: float,
+    pre_periods: int = 2,
+    baseline: float = 3.3,
+    effect_spread: float = 0.5,
+    seed: int = 0,
+    unit: str = "commune_code",
+) -> pd.DataFrame:
+    """Simulated outcomes of a future stepped-wedge phase (a rehearsal, never a result).
+
+    For the units of a recorded start order (page 06's ``tables/stepped_wedge.csv``), one mean
+    outcome per unit and period from ``pre_periods`` periods before the first step to the last
+    step's start::
+
+        y_it = baseline + a_i + wave_t + e_it + tau_i * D_it
+        a_i ~ N(0, between_sd^2), wave_t ~ N(0, 0.04^2), e_it ~ N(0, noise_sd^2)
+        tau_i ~ N(effect, (effect_spread * effect)^2)
+
+    ``D_it`` is 1 from the unit's recorded ``start_period`` on. ``between_sd`` and ``noise_sd``
+    are meant to come from the data's variance components (page 06's power section), so the
+    rehearsal has the noise of the real ballots.
+
+    Parameters
+    ----------
+    design : pandas.DataFrame
+        The recorded order: ``unit`` and ``start_period`` (integer periods).
+    effect : float
+        Average effect simulated (0: the model does nothing).
+    between_sd, noise_sd : float
+        Standard deviations of the permanent unit level and of a unit-period mean around it.
+    pre_periods : int
+        Periods simulated before the first step.
+    baseline : float
+        Average outcome without the model.
+    effect_spread : float
+        Spread of the unit effects as a share of ``effect``.
+    seed : int
+        Seed of the simulation.
+    unit : str
+        Unit column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit, period, start_period, treated, outcome, unit_effect``, one row per unit and
+        period, with ``attrs["simulated"] = True`` and the true average ``attrs["effect"]``.
+    """
+    if pre_periods < 0:
+        raise ValueError(f"pre_periods must be 0 or more, got {pre_periods}")
+    if between_sd < 0 or noise_sd < 0:
+        raise ValueError("between_sd and noise_sd must not be negative")
+    rng = np.random.default_rng(seed)
+    units = design[[unit, "start_period"]].astype({unit: str, "start_period": int})
+    units = units.sort_values(unit).reset_index(drop=True)
+    first, last = int(units["start_period"].min()), int(units["start_period"].max())
+    periods = np.arange(first - pre_periods, last + 1)
+    n, n_t = len(units), periods.size
+    level = baseline + rng.normal(0, between_sd, n)
+    wave = rng.normal(0, 0.04, n_t)
+    tau = effect + abs(effect) * effect_spread * rng.normal(0, 1, n)
+    treated = periods[None, :] >= units["start_period"].to_numpy()[:, None]
+    outcome = level[:, None] + wave[None, :] + rng.normal(0, noise_sd, (n, n_t))
+    outcome = outcome + tau[:, None] * treated
+    out = pd.DataFrame(
+        {
+            unit: np.repeat(units[unit].to_numpy(), n_t),
+            "period": np.tile(periods, n),
+            "start_period": np.repeat(units["start_period"].to_numpy(), n_t),
+            "treated": treated.ravel().astype(int),
+            "outcome": outcome.ravel(),
+            "unit_effect": np.repeat(tau, n_t),
+        }
+    )
+    out.attrs["simulated"] = True
+    out.attrs["effect"] = float(tau.mean())
+    return out

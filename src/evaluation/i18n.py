@@ -111,14 +111,14 @@ def format_billion_vnd(amount: float | None, language: Language = "vi") -> str:
 
 
 def format_quarter(label: str, language: Language = "vi") -> str:
-    """A quarter as readers write it: ``Q4/2019`` in Vietnamese, ``2019Q4`` in English.
+    """A quarter as readers write it: ``Q4/2019`` in Vietnamese, ``Q4 2019`` in English.
 
     Anything that is not a ``yyyyQn`` quarter (a generic panel's period) is returned unchanged.
     """
     match = re.fullmatch(r"(\d{4})Q([1-4])", label)
-    if match is None or language != "vi":
+    if match is None:
         return label
-    return f"Q{match[2]}/{match[1]}"
+    return f"Q{match[2]}/{match[1]}" if language == "vi" else f"Q{match[2]} {match[1]}"
 
 
 def format_date(value: date | datetime | str, language: Language = "vi") -> str:

@@ -12,6 +12,8 @@ Conventions (as in SIPAS, the national satisfaction index):
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -110,15 +112,21 @@ def period_label(
 ) -> str:
     """A wave index as readers know it: a quarter for ballots, the panel's own period for a panel.
 
-    ``language=None`` gives the data label (``2019Q4``, as in params and tables); a language
-    gives the reader's label (``Q4/2019`` in Vietnamese). A panel's periods are written in its
-    ``period_format`` (``prepared.meta["period_format"]``: integer, quarter or month).
+    ``language=None`` gives the data label (``2019Q4``, ``2019-10``, as in params and
+    tables); a language gives the reader's label: quarters ``Q4/2019`` in Vietnamese and
+    ``Q4 2019`` in English, months ``10/2019`` in Vietnamese. A panel's periods are written in
+    its ``period_format`` (``prepared.meta["period_format"]``: integer, quarter or month).
     """
     if source == "panel":
         label = period_text(index, period_format or "integer")  # type: ignore[arg-type]
     else:
         label = wave_label(index)
-    return label if language is None else format_quarter(label, language)
+    if language is None:
+        return label
+    month = re.fullmatch(r"(\d{4})-(\d{2})", label)
+    if month is not None and language == "vi":  # Vietnamese writes a month as mm/yyyy
+        return f"{month[2]}/{month[1]}"
+    return format_quarter(label, language)
 
 
 def commune_timing(communes: pd.DataFrame) -> pd.DataFrame:

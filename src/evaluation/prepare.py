@@ -8,18 +8,21 @@ recomputes what another already has.
 
 from __future__ import annotations
 
+import difflib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 from evaluation.config import PROJECT_ROOT, PanelColumns, Params, ParamsError
+from evaluation.data import plausibility
 from evaluation.data.harmonise import harmonise
-from evaluation.data.io import read_table, write_table, write_text
+from evaluation.data.io import InputFileError, read_table, write_table, write_text
 from evaluation.data.periods import (
     ACCEPTED_FORMS,
     PeriodFormat,
+    canonical_labels,
     detect_format,
     frequency_format,
     parse_period,
@@ -29,9 +32,13 @@ from evaluation.data.periods import (
 from evaluation.data.problems import DataValidationError, combine, empty_problems, problem_frame
 from evaluation.data.registry import Registry, load_registry
 from evaluation.data.schemas import (
+    ADMIN_COUNTS,
+    RULES,
+    Contract,
     admin_schema,
     ballots_schema,
     costs_schema,
+    is_warning,
     rollout_schema,
     validate_frame,
 )
@@ -153,7 +160,8 @@ def _window(
         hi = int(waves.max())
     elif end == "before_next_rollout":
         later = first_treated[first_treated > pilot_wave]
-        hi = int(later.min() - 1) if len(later) else int(waves.max())
+        # never past the data: a start planned after the last period leaves the window as is
+        hi = int(min(later.min() - 1, waves.max())) if len(later) else int(waves.max())
     else:
         hi = _window_bound(end, "analysis.window_end", period_format)
     # No period before the start is allowed (endline-only data): the sections that compare
@@ -177,7 +185,11 @@ def prepare_inputs(params: Params) -> Prepared:
     if params.data.source == "demo" and params.data.rollout is None:
         params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
     if params.data.source == "panel":
-        return _prepare_panel(params)
+        prepared = _prepare_panel(params)
+        found = params_name_problems(prepared, params)
+        if len(found):
+            raise DataValidationError(found)
+        return prepared
     registry = load_registry(params.data.registry)
     known = registry.all_codes()
     d = params.data
@@ -193,17 +205,190 @@ def prepare_inputs(params: Params) -> Prepared:
     ]
     tables: dict[str, pd.DataFrame | None] = {}
     problems = []
+    passed: dict[str, bool] = {}
     for path, contract in checks:
         if path is None:
             tables[contract.name] = None
             continue
-        clean, found = validate_frame(read_table(path), contract, path)
+        clean, found = _checked_table(path, contract)
         tables[contract.name] = clean
+        passed[contract.name] = clean is not None
         problems.append(found)
+    problems.append(_plausibility(params, registry, tables, passed))
     found = combine(problems)
-    if len(found):
+    warnings = found[is_warning(found)]
+    if len(found) > len(warnings):
         raise DataValidationError(found)
-    return _measure(params, registry, tables)
+    prepared = _measure(params, registry, tables)
+    later = combine(
+        [
+            plausibility.coverage_problems(prepared.panel, d.admin) if d.admin else None,
+            params_name_problems(prepared, params),
+        ]
+    )
+    found = combine([warnings, later])
+    if (~is_warning(found)).any():
+        raise DataValidationError(found)
+    return replace(prepared, problems=found.reset_index(drop=True))
+
+
+def _required_columns(contract: Contract) -> list[str]:
+    return [name for name, column in contract.schema.columns.items() if column.required]
+
+
+def _checked_table(path: Path, contract: Contract) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """Read one file and check it against its contract; (typed table or None, problems).
+
+    A file that cannot be read is one row; quarters written ``2019 Q4`` or ``Q4/2019`` (and
+    months ``2019/10`` in the admin file) are read as ``2019Q4`` (``2019-10``); a number with
+    thousands separators gets that rule, not a generic "not a number".
+    """
+    try:
+        raw = read_table(path, required=_required_columns(contract))
+    except InputFileError as err:
+        return None, plausibility.file_error_row(err)
+    for column, months in (("wave", False), ("period", True)):
+        if column in raw and contract.name in ("ballots", "admin"):
+            raw[column] = canonical_labels(raw[column], months=months)
+    separators = plausibility.separator_problems(raw, contract.name, path)
+    clean, found = validate_frame(raw, contract, path)
+    found = combine(
+        [
+            plausibility.without_cells_of(found, separators),
+            separators,
+            plausibility.no_records_problem(raw, path),
+        ]
+    )
+    return (None if len(found) else clean), found
+
+
+def _plausibility(
+    params: Params,
+    registry: Registry,
+    tables: dict[str, pd.DataFrame | None],
+    passed: dict[str, bool],
+) -> pd.DataFrame:
+    """Plausibility problems of every table that passed its contract."""
+    d = params.data
+    found = []
+    ballots = tables.get("ballots") if passed.get("ballots") else None
+    if ballots is not None and d.ballots is not None:
+        found.append(plausibility.ballot_problems(ballots, d.ballots, params))
+    if passed.get("rollout") and d.rollout is not None:
+        waves = [] if ballots is None else ballots["wave"].dropna().unique()
+        found.append(plausibility.rollout_problems(tables["rollout"], d.rollout, registry, waves))
+    if passed.get("admin") and d.admin is not None:
+        found.append(plausibility.admin_problems(tables["admin"], d.admin))
+    if passed.get("costs") and d.costs is not None:
+        found.append(plausibility.cost_problems(tables["costs"], d.costs, params))
+    return combine(found)
+
+
+#: Measures the Hà Nam contract derives from the admin file (named by params even when the
+#: admin file is not supplied: the sections that need it say so).
+_ADMIN_MEASURES = (
+    "pct_dossiers_on_time",
+    "pct_condolence_on_time",
+    "complaints_per_1000",
+    "one_stop_staff_per_1000",
+    "apology_per_100_dossiers",
+    "coverage",
+    "baseline_coverage",
+    *ADMIN_COUNTS,
+)
+#: Prepared columns that are bookkeeping, not measures a criterion would name.
+_BOOKKEEPING = {
+    "wave_index",
+    "pilot",
+    "pilot_share",
+    "first_treated_wave",
+    "treated",
+    "drop_mixed",
+    "mixed_pilot",
+}
+#: ``scaling.conditions`` keys testing membership, and the column each tests.
+_LIST_CRITERIA = {"commune_types": "commune_type", "districts": "district_name"}
+
+
+def params_name_problems(prepared: Prepared, params: Params) -> pd.DataFrame:
+    """Parameters that name covariates or condition columns the prepared data do not have.
+
+    ``analysis.baseline_covariates`` and ``propensity_covariates`` (Hà Nam contract; a panel
+    names its covariates in ``data.panel``), and the keys of ``scaling.conditions``: each
+    unknown name is an error whose fix names the nearest valid one.
+    """
+    rows = []
+    if prepared.meta.get("source") != "panel":
+        valid = sorted(
+            {
+                c
+                for c in prepared.baseline.columns
+                if pd.api.types.is_numeric_dtype(prepared.baseline[c]) or c == "urban"
+            }
+            | set(_ADMIN_MEASURES) - {"first_treated_wave", "pilot", "pilot_share"}
+        )
+        for key, names in (
+            ("analysis.baseline_covariates", params.analysis.baseline_covariates),
+            ("analysis.propensity_covariates", params.analysis.propensity_covariates or []),
+        ):
+            for name in names:
+                if name not in valid:
+                    rows.append(_name_row(key, name, "unknown_covariate", valid))
+    if prepared.meta.get("source") == "panel":
+        # A panel clusters and stratifies on the columns data.panel names: the Hà Nam keys
+        # would be ignored silently, so a value other than their default is refused.
+        for key, value, default in (
+            ("analysis.cluster", params.analysis.cluster, "commune_code"),
+            ("inference.strata", params.inference.strata, "district_name"),
+        ):
+            if value not in (default, None):
+                what, fix = RULES["panel_key_elsewhere"]
+                rows.append(problem_frame("params", [key], key, [value], what, fix))
+    # Hà Nam's admin measures stay known on every source: a panel inherits the default
+    # conditions, and its page 06 says they cannot be checked there.
+    available = set(prepared.panel.columns) | set(prepared.communes.columns) | set(_ADMIN_MEASURES)
+    numeric = sorted(
+        {c.removeprefix("pct_") for c in _ADMIN_MEASURES}
+        | {
+            c.removeprefix("pct_")
+            for c in prepared.panel.columns
+            if pd.api.types.is_numeric_dtype(prepared.panel[c]) and c not in _BOOKKEEPING
+        }
+    )
+    for key in params.scaling.conditions:
+        if _criterion_known(key, available):
+            continue
+        valid_keys = [
+            *_LIST_CRITERIA,
+            *(f"min_{c}" for c in numeric),
+            *(f"max_{c}" for c in numeric),
+        ]
+        rows.append(_name_row("scaling.conditions", key, "unknown_condition", valid_keys))
+    return combine(rows)
+
+
+def _criterion_known(key: str, available: set[str]) -> bool:
+    """Whether a ``scaling.conditions`` key refers to something the data have."""
+    if key in _LIST_CRITERIA:
+        return True
+    if key.endswith("_in"):
+        return key[:-3] in available
+    if key.startswith(("min_", "max_")):
+        return f"pct_{key[4:]}" in available or key[4:] in available
+    return False
+
+
+def _name_row(key: str, name: str, rule: str, valid: list[str]) -> pd.DataFrame:
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return problem_frame(
+        "params",
+        [key],
+        key,
+        [name],
+        RULES[rule][0],
+        f"{hint}choose one of: {', '.join(valid)}",
+    )
 
 
 def _measure(
@@ -343,8 +528,14 @@ def _prepare_panel(params: Params) -> Prepared:
     spec = params.data.panel
     assert spec is not None
     path = Path(spec.path)
-    raw = read_table(path).reset_index(drop=True)
+    named = [spec.unit, spec.period, *spec.outcomes, spec.first_treated or spec.treatment]
+    try:
+        raw = read_table(path, required=[c for c in named if c]).reset_index(drop=True)
+    except InputFileError as err:
+        raise DataValidationError(plausibility.file_error_row(err)) from None
     problems = _panel_problems(raw, spec, path)
+    if not len(raw):
+        problems.append(plausibility.no_records_problem(raw, path))
     if problems:
         raise DataValidationError(combine(problems))
     period_format = frequency_format(spec.frequency) or detect_format(raw[spec.period])
@@ -371,17 +562,41 @@ def _prepare_panel(params: Params) -> Prepared:
         c: pd.to_numeric(raw[c], errors="coerce") for c in [*spec.outcomes, *spec.covariates]
     }
     for col, values in numeric.items():
+        grouped = plausibility.numeric_separator_cells(raw[col])
+        if grouped.any():
+            found.append(
+                plausibility.rule_rows(
+                    path, raw.index[grouped] + 2, col, raw.loc[grouped, col], "thousands_separator"
+                )
+            )
         found.append(
             _bad_cells(
                 path,
                 raw,
                 col,
-                values.isna() & raw[col].notna(),
+                values.isna() & raw[col].notna() & ~grouped,
                 "a number is expected",
                 "write numbers with a dot as the decimal mark and no thousands separator; leave "
                 "missing values empty",
             )
         )
+    found.append(
+        plausibility.share_problems(
+            raw.set_axis(raw.index + 2), [*spec.outcomes, *spec.covariates], path
+        )
+    )
+    for key, col in (("cluster", spec.cluster), ("strata", spec.strata)):
+        if col is not None:
+            found.append(
+                _bad_cells(
+                    path,
+                    raw,
+                    col,
+                    raw[col].isna(),
+                    f"every row needs its {key} (data.panel.{key})",
+                    f"fill in the {key} or delete the row",
+                )
+            )
     timing_col = spec.first_treated or spec.treatment
     timing = (
         parse_periods(raw[timing_col], period_format)
@@ -406,7 +621,7 @@ def _prepare_panel(params: Params) -> Prepared:
                 path,
                 raw,
                 spec.weights,
-                ~(weights > 0),
+                ~(weights > 0).fillna(False).astype(bool),  # an empty weight is no weight
                 "a positive weight is expected",
                 "give every row a weight above 0",
             )

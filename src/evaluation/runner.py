@@ -4,37 +4,69 @@ A run is built in a hidden folder (``runs/.<name>-<time>.partial``) and renamed 
 ``runs/<name>-<time>`` only when every notebook succeeded; a failed run is renamed
 ``runs/<name>-<time>-FAILED`` and keeps its partial notebooks. A folder without either mark
 never looks complete. Each run is a pure function of (params, input files), so many can be
-farmed out in parallel with different ``--out`` folders.
+farmed out in parallel with different ``--out`` folders; two runs to the same ``--out`` each
+create their own folder exclusively and only ever rename their own.
+
+Ctrl-C (SIGINT) or SIGTERM stops a run: its kernel is shut down, its folder renamed ``-FAILED``
+and :class:`RunInterrupted` raised. A full disk ends the run ``-FAILED`` with a message naming
+the folder and the fix. Two runs of the same parameters and data give byte-identical files
+(executed notebooks included) except the times in ``manifest.json``.
 
 REQUIRES: a params YAML file (and the input files it names).
 CREATES: ``params.yaml``, ``prepared/``, ``notebooks/`` (executed), ``<notebook>.html``,
 ``figures/`` (PNG + SVG), ``tables/`` (CSV + XLSX, ``effects.csv``), ``results.json``,
 ``findings/``, ``index.html``, ``manifest.json``.
+
+Analysis results are reused from a content-addressed cache (``runs/.cache/`` by default, see
+:mod:`evaluation.cache`): a rerun recomputes only the analyses whose inputs or parameter
+sections changed, and the manifest lists, per page, the results reused (key and entry path)
+and those computed. A run of some pages only (``--only``) copies the outputs of the other pages
+from an earlier complete run (``--reuse RUN_DIR``, else the newest complete run of the same
+name in ``--out`` whose inputs and parameters those pages read are the same), so the summary
+page is complete; the manifest marks those pages ``reused`` and names the run they came from.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import platform
 import shutil
+import signal
 import subprocess
+import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
 from evaluation.analysis import CATALOGUE, skipped_sections
+from evaluation.analysis.base import DEFAULT_READS, load_catalogue
 from evaluation.analysis.checks import check_design
-from evaluation.config import PROJECT_ROOT, Params, load_params, params_to_yaml
-from evaluation.data.io import sha256, write_table, write_text
+from evaluation.cache import code_fingerprint, kernel_environment, read_log
+from evaluation.config import PROJECT_ROOT, Params, ParamsError, load_params, params_to_yaml
+from evaluation.data.io import atomic_path, sha256, write_table, write_text
 from evaluation.data.problems import DataValidationError
 from evaluation.prepare import prepare_inputs, resolve_demo_paths, save_prepared
-from evaluation.report.render import notebook_to_html, page_title, write_index
+from evaluation.report.render import (
+    make_reproducible,
+    notebook_to_html,
+    page_title,
+    write_index,
+)
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+#: Where analysis results are cached unless ``cache_dir`` (``--cache-dir``) says otherwise.
+DEFAULT_CACHE_DIR = PROJECT_ROOT / "runs" / ".cache"
+#: What a page writes into the run folder, copied for the pages an ``--only`` run reuses.
+PAGE_OUTPUTS = ("results", "findings", "figures", "tables", "results.json")
 #: The summary page reads what the others wrote, so it runs last.
 RUN_LAST = ("00_summary",)
 PACKAGES = (
@@ -96,23 +128,86 @@ def _versions() -> dict[str, str]:
 
 
 def notebook_order(names: list[str] | None = None) -> list[Path]:
-    """The notebooks to run: all in ``notebooks/`` (or ``names``), the summary last."""
+    """The notebooks to run: all in ``notebooks/`` (or ``names``), the summary last.
+
+    Raises
+    ------
+    ParamsError
+        A name that is not a notebook of ``notebooks/`` (a path such as ``../x`` never is).
+    """
     found = sorted(p for p in NOTEBOOK_DIR.glob("*.ipynb") if not p.name.startswith("."))
     if names:
         wanted = {n.removesuffix(".ipynb") for n in names}
         unknown = wanted - {p.stem for p in found}
         if unknown:
-            raise ValueError(
-                f"report.notebooks names {sorted(unknown)}, which are not in notebooks/; "
+            raise ParamsError(
+                f"report.notebooks / --only names {sorted(unknown)}, which are not in notebooks/; "
                 f"choose from {[p.stem for p in found]}"
             )
         found = [p for p in found if p.stem in wanted]
     return [p for p in found if p.stem not in RUN_LAST] + [p for p in found if p.stem in RUN_LAST]
 
 
-def _ipc_kernel_manager() -> type:
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM stopped a run; its kernel was shut down and its folder renamed
+    ``-FAILED``. ``str()`` is the one line to show the user."""
+
+    def __init__(self, folder: Path, signal_name: str) -> None:
+        super().__init__(
+            f"interrupted ({signal_name}): the run stopped and its kernels were shut down; "
+            f"the unfinished run is in {folder}"
+        )
+        self.folder = folder
+        self.signal_name = signal_name
+
+
+class _StopRun(KeyboardInterrupt):
+    """Raised in the main thread by the SIGINT/SIGTERM handler of a run."""
+
+
+@contextmanager
+def _signals_stop_the_run() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`_StopRun` in the main thread for the whole run.
+
+    Notebooks execute in a worker thread (see :func:`_execute_notebook`) so that papermill's
+    client cannot install its own SIGINT handler, which only shut the kernel down and let the
+    run carry on to a "complete" folder. Outside the main thread (a Dask worker) signals are
+    not ours to handle and nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise _StopRun(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextmanager
+def _shielded() -> Iterator[None]:
+    """Ignore a second Ctrl-C while the run folder is being marked and renamed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _ipc_kernel_manager(started: list | None = None, env: dict[str, str] | None = None) -> type:
     """A kernel manager on IPC sockets: no TCP ports to collide when runs go in parallel, and no
-    ipykernel warning about unencrypted TCP on every start."""
+    ipykernel warning about unencrypted TCP on every start. Each manager is appended to
+    ``started`` so that an interrupted run can stop its kernel; ``env`` is added to the
+    kernel's environment (the result cache's folder and log), not to this process's."""
     import tempfile
 
     from jupyter_client.manager import AsyncKernelManager
@@ -123,6 +218,8 @@ def _ipc_kernel_manager() -> type:
             self.transport = "ipc"
             self._ipc_folder = Path(tempfile.mkdtemp(prefix="evaluation-kernel-"))
             self.ip = str(self._ipc_folder / "ipc")
+            if started is not None:
+                started.append(self)
 
         async def _async_cleanup_resources(self, restart: bool = False) -> None:
             await super()._async_cleanup_resources(restart=restart)
@@ -131,7 +228,113 @@ def _ipc_kernel_manager() -> type:
 
         cleanup_resources = _async_cleanup_resources
 
+        async def _async_pre_start_kernel(self, **kw: object) -> tuple:
+            if env:
+                kw["env"] = {**dict(kw.get("env") or os.environ), **env}  # type: ignore[arg-type]
+            return await super()._async_pre_start_kernel(**kw)
+
     return IpcKernelManager
+
+
+#: Environment added to the kernels of the page being executed (the result cache's folder and
+#: log), set by the run around each call of :func:`_execute_notebook`.
+_KERNEL_ENV: ContextVar[dict[str, str] | None] = ContextVar("kernel_env", default=None)
+
+
+def _execute_notebook(notebook: Path, target: Path, timeout: int | None) -> None:
+    """Execute ``notebook`` into ``target`` with papermill, in a worker thread.
+
+    The kernel works in ``target``'s folder (``notebooks/`` of the run) and receives
+    ``run_dir = ".."``: the executed notebook names no absolute or temporary path and reruns
+    by hand where it lies. On SIGINT/SIGTERM (raised here in the main thread) the kernel's
+    process group is killed, the worker is waited for, and the interrupt goes on up.
+    """
+    import papermill as pm
+
+    kernels: list = []
+    env = _KERNEL_ENV.get()
+    failure: list[BaseException] = []
+    # An Event, not Thread.join: a join interrupted by Ctrl-C marks the thread finished while it
+    # still runs (CPython 3.11), and the kernel would be left to run on.
+    finished = threading.Event()
+
+    def execute() -> None:
+        try:
+            pm.execute_notebook(
+                str(notebook),
+                str(target),
+                parameters={"run_dir": ".."},
+                kernel_name="python3",
+                execution_timeout=timeout,
+                progress_bar=False,
+                cwd=str(target.parent),
+                kernel_manager_class=_ipc_kernel_manager(kernels, env),
+            )
+        except BaseException as err:  # handed to the main thread below
+            failure.append(err)
+        finally:
+            finished.set()
+
+    threading.Thread(target=execute, name=f"notebook {notebook.stem}", daemon=True).start()
+    try:
+        while not finished.wait(0.2):
+            pass
+    except BaseException:
+        with _shielded():
+            _stop_kernels(kernels, finished)
+        raise
+    if failure:
+        raise failure[0]
+
+
+def _stop_kernels(kernels: list, finished: threading.Event, wait: float = 30.0) -> None:
+    """Kill the kernels a notebook started (their whole process group) until its worker ends.
+
+    papermill's log is muted meanwhile: its "Kernel died" error is the intended outcome here,
+    and the user gets one line saying the run was interrupted.
+    """
+    log = logging.getLogger("papermill")
+    was_disabled, log.disabled = log.disabled, True
+    try:
+        _kill_until_finished(kernels, finished, wait)
+    finally:
+        log.disabled = was_disabled
+
+
+def _kill_until_finished(kernels: list, finished: threading.Event, wait: float) -> None:
+    deadline = time.monotonic() + wait
+    while True:
+        for manager in kernels:
+            provisioner = getattr(manager, "provisioner", None)
+            pgid = getattr(provisioner, "pgid", None)
+            pid = getattr(provisioner, "pid", None)
+            try:
+                if pgid:
+                    os.killpg(pgid, signal.SIGKILL)
+                elif pid:
+                    os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass  # already gone
+        if finished.wait(0.5) or time.monotonic() > deadline:
+            break
+    _kill_children()
+    for manager in kernels:  # when the worker could not clean up in time
+        shutil.rmtree(getattr(manager, "_ipc_folder", ""), ignore_errors=True)
+        with suppress(OSError, TypeError):
+            os.remove(manager.connection_file)
+
+
+def _kill_children(wait: float = 5.0) -> None:
+    """Kill every process this run started that is still alive (a kernel caught while it was
+    starting is not yet in the list of kernels) and wait for them, so that none outlives the
+    run or prints after its last line."""
+    import psutil  # a dependency of ipykernel
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(children, timeout=wait)
 
 
 def _write_manifest(folder: Path, manifest: dict) -> None:
@@ -153,6 +356,47 @@ def _first_failed_cell(notebook: Path) -> str:
     return "unknown cell"
 
 
+#: errno values that mean "the disk (or the user's quota) is full".
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _disk_full_in(text: str) -> bool:
+    """Whether a notebook's error text says the disk is full (an OSError raised in the kernel)."""
+    return any(f"[Errno {code}]" in text for code in _DISK_FULL) or "No space left" in text
+
+
+def _write_failure_message(err: OSError, parent: Path, folder: Path) -> str:
+    """One plain sentence for a write that failed: what happened, where, and what to do."""
+    if err.errno in _DISK_FULL:
+        return (
+            f"FAILED: the disk holding {parent} is full (no space left on device); the run "
+            f"stopped and its unfinished folder is {folder}. Free some space on that disk, or "
+            "give --out a folder on a disk with room, then run again."
+        )
+    where = f" ({err.filename})" if err.filename else ""
+    return (
+        f"FAILED: could not write in the run folder{where}: {err.strerror or err}; the "
+        f"unfinished run is in {folder}. Check that {parent} is writable and has free space, "
+        "then run again."
+    )
+
+
+def _run_parent(out: str | Path | None) -> Path:
+    """The folder that holds the run folders, created if needed (absolute: notebooks run with
+    their own working directory)."""
+    parent = Path(out).resolve() if out else PROJECT_ROOT / "runs"
+    if parent.exists() and not parent.is_dir():
+        raise ParamsError(f"--out {parent} is a file; give a folder for the run folders")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ParamsError(
+            f"--out {parent}: the folder cannot be created ({err.strerror or err}); "
+            "give a folder you can write to"
+        ) from None
+    return parent
+
+
 def run(
     params_path: str | Path,
     out: str | Path | None = None,
@@ -160,6 +404,9 @@ def run(
     on_error: str | None = None,
     overrides: dict | None = None,
     progress: Callable[[str], None] = print,
+    cache: bool = True,
+    cache_dir: str | Path | None = None,
+    reuse: str | Path | None = None,
 ) -> RunResult:
     """Run the whole evaluation for one parameter file.
 
@@ -175,158 +422,276 @@ def run(
         Override ``report.on_error``.
     overrides : dict, optional
         Parameter keys applied last (for sweeps and tests).
-    """
-    import papermill as pm
+    cache : bool
+        Reuse and store analysis results in the result cache (``--no-cache``: False).
+    cache_dir : path, optional
+        The cache's folder (default ``runs/.cache``, whatever ``out`` is).
+    reuse : path, optional
+        An earlier complete run whose outputs stand in for the pages this run does not run.
+        Without it, a run of some pages only reuses the newest complete run of the same name
+        in ``out`` whose inputs and parameters those pages read are the same (if any).
 
+    Returns
+    -------
+    RunResult
+        ``ok=False`` with a one-line ``message`` for invalid data, a failing notebook or a
+        write that failed (a full disk); the folder is then named ``-FAILED``.
+
+    Raises
+    ------
+    ParamsError
+        Invalid parameters, ``--only`` names, ``--out`` or ``--reuse`` (not a complete run, or
+        one made with other inputs or parameters): refused before any folder is made.
+    RunInterrupted
+        SIGINT or SIGTERM stopped the run (its folder is renamed ``-FAILED`` first).
+    """
     params: Params = load_params(params_path, overrides)
+    order = notebook_order(notebooks or params.report.notebooks)
+    parent = _run_parent(out)
+    reused = _reuse_source(params, order, parent, reuse, progress)
+    cache_folder = None if not cache else Path(cache_dir or DEFAULT_CACHE_DIR).resolve()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    # absolute: notebooks run with the run folder as their working directory
-    parent = Path(out).resolve() if out else PROJECT_ROOT / "runs"
-    if parent.exists() and not parent.is_dir():
-        raise ValueError(f"--out {parent} is a file; give a folder for the run folders")
-    parent.mkdir(parents=True, exist_ok=True)
     name, work = _claim_run_folder(parent, f"{params.run_name}-{stamp}")
     on_error = on_error or params.report.on_error
-    order = notebook_order(notebooks or params.report.notebooks)
     started = time.perf_counter()
     manifest: dict = {
         "run": name,
         "status": "running",
         "started": datetime.now().isoformat(timespec="seconds"),
         "finished": None,
-        "git_commit": _git_commit(),
-        "versions": _versions(),
+        "git_commit": None,
+        "versions": {},
         "params_file": str(Path(params_path)),
         "simulated_data": params.simulated,
         "inputs": {},
         "notebooks": [{"name": p.stem, "status": "pending"} for p in order],
+        "cache": {"folder": str(cache_folder) if cache_folder else None},
         "timings_seconds": {},
     }
-    _write_manifest(work, manifest)
-
-    try:
-        progress(f"[prepare] reading and validating inputs ({params.data.source})")
-        t0 = time.perf_counter()
-        params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
-        write_text(params_to_yaml(params), work / "params.yaml")
-        manifest["inputs"] = {str(p): sha256(p) for p in params.input_files() + _data_files(params)}
-        ok = True
-        message = ""
+    logs = Path(tempfile.mkdtemp(prefix="evaluation-cache-log-"))
+    with _signals_stop_the_run():  # from the claim on, a stopped run renames its folder
         try:
-            prepared = prepare_inputs(params)
-            check_design(prepared, params)
-            save_prepared(prepared, work / "prepared")
-            skipped = skipped_sections(prepared, params)
-            manifest["skipped_sections"] = [
-                {
-                    "analysis": s.analysis,
-                    "page": CATALOGUE[s.analysis].page,
-                    "reason": s.reason,
-                    "message": s.message(params.language),
-                }
-                for s in skipped
-            ]
-            for section in skipped:
-                progress(f"[prepare] skipped: {section.analysis}: {section.message('en')}")
-        except DataValidationError as err:
-            ok = False
-            message = str(err)
-            write_table(err.problems, work / "tables" / "data_problems.csv")
-            progress(message)
-            # Only the data-quality page can say something useful about invalid data.
-            order = [p for p in order if p.stem == "01_data_quality"]
-            manifest["notebooks"] = [{"name": p.stem, "status": "pending"} for p in order]
-            _save_failed_validation(work, err)
-        except (ValueError, OSError) as err:  # unreadable file, harmonisation or window error
-            ok = False
-            message = f"{type(err).__name__}: {err}"
-            progress(f"FAILED while preparing the inputs: {message}")
-            order = []
-            for entry in manifest["notebooks"]:
-                entry["status"] = "skipped"
-            manifest["error"] = message
-        manifest["timings_seconds"]["prepare"] = round(time.perf_counter() - t0, 2)
-        _write_manifest(work, manifest)
-
-        previous = _previous_timings(parent, params.run_name)
-        for index, notebook in enumerate(order):
-            entry = manifest["notebooks"][index]
-            left = _time_left(previous, [p.stem for p in order[index:]])
-            progress(
-                f"[{index + 1}/{len(order)}] {notebook.stem} "
-                f"(elapsed {time.perf_counter() - started:.0f} s{left})"
-            )
-            target = work / "notebooks" / notebook.name
-            target.parent.mkdir(exist_ok=True)
-            t0 = time.perf_counter()
-            try:
-                pm.execute_notebook(
-                    str(notebook),
-                    str(target),
-                    parameters={"run_dir": str(work)},
-                    kernel_name="python3",
-                    execution_timeout=params.report.execution_timeout,
-                    progress_bar=False,
-                    cwd=str(work),
-                    kernel_manager_class=_ipc_kernel_manager(),
-                )
-                entry["status"] = "ok"
-            except Exception as err:  # papermill raises for any failing cell; keep going per flag
-                entry["status"] = "failed"
-                entry["error"] = (
-                    _first_failed_cell(target)
-                    if target.exists()
-                    else f"{type(err).__name__}: {err}"
-                )
-                ok = False
-                message = f"notebook {notebook.stem} failed at {entry['error']}"
-                progress(f"  FAILED: {message}")
-            entry["execute_seconds"] = round(time.perf_counter() - t0, 2)
-            if entry["status"] == "ok":
-                progress(f"  done in {entry['execute_seconds']:.1f} s")
-            if target.exists():
-                t1 = time.perf_counter()
-                title = page_title(notebook.stem, params.language, params.data.source == "panel")
-                notebook_to_html(target, work / f"{notebook.stem}.html", params.language, title)
-                entry["render_seconds"] = round(time.perf_counter() - t1, 2)
+            manifest["git_commit"] = _git_commit()
+            manifest["versions"] = _versions()
             _write_manifest(work, manifest)
-            if entry["status"] == "failed" and on_error == "stop":
-                for later in manifest["notebooks"][index + 1 :]:
-                    later["status"] = "skipped"
-                break
-
-        if ok and params.report.pdf:
-            from evaluation.report.pdf import write_pdfs
-
-            manifest["pdf"] = [
-                str(p.relative_to(work)) for p in write_pdfs(work, progress=progress)
-            ]
-        manifest["status"] = "complete" if ok else "failed"
-        manifest["finished"] = datetime.now().isoformat(timespec="seconds")
-        manifest["timings_seconds"]["total"] = round(time.perf_counter() - started, 2)
-        if ok:
-            manifest["outputs"] = {
-                str(p.relative_to(work)): sha256(p)
-                for p in sorted(work.rglob("*"))
-                if p.is_file() and p.name != "manifest.json" and "prepared" not in p.parts
-            }
-        write_index(
-            work, manifest, params.language, params.simulated, params.data.source == "panel"
-        )
-        _write_manifest(work, manifest)
-    except BaseException as err:  # any crash: the folder must not look complete
-        manifest["status"] = "failed"
-        manifest["error"] = f"{type(err).__name__}: {err}"
-        manifest["finished"] = datetime.now().isoformat(timespec="seconds")
-        _write_manifest(work, manifest)
-        os.replace(work, parent / f"{name}-FAILED")
-        raise
-    final = parent / (name if ok else f"{name}-FAILED")
-    os.replace(work, final)
+            code = code_fingerprint() if cache_folder else ""
+            setup = _RunSetup(cache_folder, logs, reused, code)
+            ok, message = _run_in(work, parent, params, order, on_error, manifest, progress, setup)
+            manifest["timings_seconds"]["total"] = round(time.perf_counter() - started, 2)
+            _write_manifest(work, manifest)
+        except BaseException as err:  # any crash: the folder must not look complete
+            with _shielded():
+                final = _close_failed(work, parent, name, manifest, err)
+            if isinstance(err, KeyboardInterrupt):
+                signal_name = (
+                    str(err.args[0]) if isinstance(err, _StopRun) and err.args else "SIGINT"
+                )
+                raise RunInterrupted(final, signal_name) from None
+            if isinstance(err, OSError):
+                message = _write_failure_message(err, parent, final)
+                progress(message)
+                return RunResult(run_dir=final, ok=False, manifest=manifest, message=message)
+            raise
+        finally:
+            shutil.rmtree(logs, ignore_errors=True)
+        with _shielded():
+            final = _rename_own(work, parent, name, failed=not ok)
     progress(f"{'done' if ok else 'FAILED'}: {final}")
     if (final / "index.html").is_file():
         progress(f"open {final / 'index.html'}")
     return RunResult(run_dir=final, ok=ok, manifest=manifest, message=message)
+
+
+@dataclass(frozen=True)
+class _RunSetup:
+    """Where a run's kernels cache results, log their use, and the run it reuses pages of."""
+
+    cache_folder: Path | None
+    logs: Path
+    reused: Path | None
+    code: str = ""
+
+
+def _run_in(
+    work: Path,
+    parent: Path,
+    params: Params,
+    order: list[Path],
+    on_error: str,
+    manifest: dict,
+    progress: Callable[[str], None],
+    setup: _RunSetup | None = None,
+) -> tuple[bool, str]:
+    """Prepare the inputs, execute and render every notebook, write the index, all in ``work``.
+
+    Returns whether every step succeeded and the message of the last failure. An ``OSError``
+    while writing (a full disk) stops everything and is raised after marking the page failed.
+    """
+    started = time.perf_counter()
+    progress(f"[prepare] reading and validating inputs ({params.data.source})")
+    t0 = time.perf_counter()
+    params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
+    write_text(params_to_yaml(params), work / "params.yaml")
+    manifest["inputs"] = {str(p): sha256(p) for p in params.input_files() + _data_files(params)}
+    ok = True
+    message = ""
+    try:
+        prepared = prepare_inputs(params)
+        check_design(prepared, params)
+        save_prepared(prepared, work / "prepared")
+        skipped = skipped_sections(prepared, params)
+        manifest["skipped_sections"] = [
+            {
+                "analysis": s.analysis,
+                "page": CATALOGUE[s.analysis].page,
+                "reason": s.reason,
+                "message": s.message(params.language),
+            }
+            for s in skipped
+        ]
+        for section in skipped:
+            progress(f"[prepare] skipped: {section.analysis}: {section.message('en')}")
+    except DataValidationError as err:
+        ok = False
+        message = str(err)
+        write_table(err.problems, work / "tables" / "data_problems.csv")
+        progress(message)
+        # Only the data-quality page can say something useful about invalid data.
+        order = [p for p in order if p.stem == "01_data_quality"]
+        manifest["notebooks"] = [{"name": p.stem, "status": "pending"} for p in order]
+        _save_failed_validation(work, err)
+    except (ValueError, OSError) as err:  # unreadable file, harmonisation or window error
+        if isinstance(err, OSError) and err.errno in _DISK_FULL:
+            raise  # not a problem of the inputs: the run folder cannot be written
+        ok = False
+        message = f"{type(err).__name__}: {err}"
+        progress(f"FAILED while preparing the inputs: {message}")
+        order = []
+        for entry in manifest["notebooks"]:
+            entry["status"] = "skipped"
+        manifest["error"] = message
+    manifest["timings_seconds"]["prepare"] = round(time.perf_counter() - t0, 2)
+    setup = setup or _RunSetup(None, work, None)
+    if ok and setup.reused is not None:
+        for entry in _copy_reused_pages(setup.reused, work, [p.stem for p in order]):
+            manifest["notebooks"].append(entry)
+            progress(f"[reuse] {entry['name']} from {setup.reused}")
+    _write_manifest(work, manifest)
+
+    previous = _previous_timings(parent, params.run_name)
+    for index, notebook in enumerate(order):
+        entry = manifest["notebooks"][index]
+        left = _time_left(previous, [p.stem for p in order[index:]])
+        progress(
+            f"[{index + 1}/{len(order)}] {notebook.stem} "
+            f"(elapsed {time.perf_counter() - started:.0f} s{left})"
+        )
+        target = work / "notebooks" / notebook.name
+        target.parent.mkdir(exist_ok=True)
+        t0 = time.perf_counter()
+        entry["status"] = "running"
+        log = setup.logs / f"{notebook.stem}.jsonl"
+        before = _snapshot(work)
+        token = _KERNEL_ENV.set(kernel_environment(setup.cache_folder, log, setup.code))
+        try:
+            _execute_notebook(notebook, target, params.report.execution_timeout)
+            entry["status"] = "ok"
+        except Exception as err:  # papermill raises for any failing cell; keep going per flag
+            entry["status"] = "failed"
+            if isinstance(err, OSError) and err.errno in _DISK_FULL:
+                entry["error"] = f"the executed notebook could not be written: {err.strerror}"
+                raise  # the run folder cannot be written: stop everything
+            entry["error"] = (
+                _first_failed_cell(target) if target.exists() else f"{type(err).__name__}: {err}"
+            )
+            ok = False
+            message = f"notebook {notebook.stem} failed at {entry['error']}"
+            progress(f"  FAILED: {message}")
+        finally:
+            _KERNEL_ENV.reset(token)
+        entry["execute_seconds"] = round(time.perf_counter() - t0, 2)
+        entry["writes"] = _written_since(before, work)
+        entry["analyses"] = _analyses_record(read_log(log))
+        if entry["status"] == "ok":
+            progress(f"  done in {entry['execute_seconds']:.1f} s")
+        if target.exists():
+            t1 = time.perf_counter()
+            try:
+                make_reproducible(target, notebook)
+                title = page_title(notebook.stem, params.language, params.data.source == "panel")
+                notebook_to_html(target, work / f"{notebook.stem}.html", params.language, title)
+            except OSError as err:
+                entry["status"] = "failed"  # its page was not written: never "ok"
+                entry["error"] = f"its page could not be written: {err.strerror or err}"
+                raise
+            entry["render_seconds"] = round(time.perf_counter() - t1, 2)
+        if "error" in entry and _disk_full_in(entry["error"]):  # the kernel hit a full disk
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(work))
+        _write_manifest(work, manifest)
+        if entry["status"] == "failed" and on_error == "stop":
+            for later in manifest["notebooks"][index + 1 : len(order)]:
+                later["status"] = "skipped"
+            break
+
+    if ok and params.report.pdf:
+        from evaluation.report.pdf import write_pdfs
+
+        manifest["pdf"] = [str(p.relative_to(work)) for p in write_pdfs(work, progress=progress)]
+    manifest.setdefault("cache", {}).update(_cache_counts(manifest["notebooks"]))
+    manifest["status"] = "complete" if ok else "failed"
+    manifest["finished"] = datetime.now().isoformat(timespec="seconds")
+    write_index(work, manifest, params.language, params.simulated, params.data.source == "panel")
+    if ok:
+        manifest["outputs"] = {
+            str(p.relative_to(work)): sha256(p)
+            for p in sorted(work.rglob("*"))
+            if p.is_file() and p.name != "manifest.json" and "prepared" not in p.parts
+        }
+    return ok, message
+
+
+def _close_failed(work: Path, parent: Path, name: str, manifest: dict, err: BaseException) -> Path:
+    """Mark a crashed run failed and rename its folder ``-FAILED`` (even on a full disk)."""
+    manifest["status"] = "failed"
+    if isinstance(err, _StopRun):
+        manifest["error"] = f"interrupted by {err.args[0] if err.args else 'SIGINT'}"
+    elif isinstance(err, KeyboardInterrupt):
+        manifest["error"] = "interrupted by SIGINT"
+    else:
+        manifest["error"] = f"{type(err).__name__}: {err}"
+    manifest["finished"] = datetime.now().isoformat(timespec="seconds")
+    for entry in manifest["notebooks"]:
+        if entry["status"] in ("pending", "running"):
+            entry["status"] = "skipped" if entry["status"] == "pending" else "failed"
+        elif entry["status"] == "ok" and not (work / f"{entry['name']}.html").is_file():
+            entry["status"] = "failed"  # stopped while its page was being written
+            entry["error"] = "its page was not written: the run stopped first"
+    with suppress(OSError):  # a full disk: the -FAILED name alone says it
+        _write_manifest(work, manifest)
+    return _rename_own(work, parent, name, failed=True)
+
+
+def _rename_own(work: Path, parent: Path, name: str, failed: bool = False) -> Path:
+    """Rename this run's ``.partial`` folder to ``name`` (``name-FAILED`` if ``failed``), never
+    onto another run's folder.
+
+    ``name`` was free when the run started; should another run have taken it since (a run that
+    started in the same second and failed at once), a numbered name is used instead
+    (``name-2-FAILED``: a failed run's name always ends ``-FAILED``).
+    """
+    suffix = 1
+    while True:
+        numbered = name if suffix == 1 else f"{name}-{suffix}"
+        target = parent / (f"{numbered}-FAILED" if failed else numbered)
+        if not target.exists():
+            try:
+                # rename(2) would silently replace an empty folder of the same name: checked above
+                os.rename(work, target)
+                return target
+            except OSError as err:
+                if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+        suffix += 1
 
 
 def _previous_timings(parent: Path, run_name: str) -> dict[str, float]:
@@ -389,3 +754,201 @@ def _save_failed_validation(work: Path, err: DataValidationError) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     write_table(err.problems, folder / "problems.parquet")
     write_text(json.dumps({"validation_failed": True}), folder / "meta.json")
+
+
+# --------------------------------------------------------------------------------------------
+# What each page wrote, what it reused from the cache, and pages reused from an earlier run
+
+
+def _snapshot(work: Path) -> dict[str, tuple[int, int]]:
+    """Size and modification time of every page output in the run folder."""
+    out = {}
+    for name in PAGE_OUTPUTS:
+        root = work / name
+        paths = [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file())
+        for path in paths:
+            with suppress(OSError):
+                stat = path.stat()
+                out[path.relative_to(work).as_posix()] = (stat.st_size, stat.st_mtime_ns)
+    return out
+
+
+def _written_since(before: dict[str, tuple[int, int]], work: Path) -> list[str]:
+    """The page outputs created or changed since ``before`` (what the page just wrote)."""
+    return sorted(path for path, stat in _snapshot(work).items() if before.get(path) != stat)
+
+
+def _analyses_record(events: list) -> dict[str, list]:
+    """The manifest's record of a page's analyses: reused (with key and cache entry) or computed."""
+    return {
+        "reused": [
+            {"analysis": e.analysis, "key": e.key, "path": e.path}
+            for e in events
+            if e.status == "reused"
+        ],
+        "computed": [
+            {"analysis": e.analysis, "key": e.key} for e in events if e.status == "computed"
+        ],
+    }
+
+
+def _cache_counts(entries: list[dict]) -> dict[str, int]:
+    """How many analysis results the pages of this run reused and computed."""
+    run_here = [e.get("analyses") or {} for e in entries if e.get("status") != "reused"]
+    return {
+        "reused": sum(len(a.get("reused", [])) for a in run_here),
+        "computed": sum(len(a.get("computed", [])) for a in run_here),
+    }
+
+
+def _complete_manifest(folder: Path) -> dict | None:
+    """The manifest of a complete run folder, None for anything else."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("status") != "complete":
+        return None
+    return manifest
+
+
+def _sections_read(pages: list[str]) -> set[str]:
+    """The parameter sections the analyses of ``pages`` read, and the language they are in."""
+    sections = {*DEFAULT_READS, "language"}
+    for spec in load_catalogue().values():
+        if spec.page in pages:
+            sections.update(spec.reads)
+    return sections
+
+
+def _reuse_mismatch(params: Params, earlier: Path, manifest: dict, pages: list[str]) -> str | None:
+    """Why ``earlier``'s pages ``pages`` cannot stand in this run (None when they can): other
+    input files, or other values of a parameter section those pages read."""
+    try:
+        current = {sha256(p) for p in params.input_files() + _data_files(params)}
+    except OSError:
+        return "this run's input files cannot be read"
+    if current != set((manifest.get("inputs") or {}).values()):
+        return "its input files differ"
+    try:
+        before = load_params(earlier / "params.yaml").model_dump(mode="json")
+    except (OSError, ValueError):
+        return "its params.yaml cannot be read"
+    now = params.model_dump(mode="json")
+    differ = sorted(s for s in _sections_read(pages) if before.get(s) != now.get(s))
+    return f"parameter section(s) {', '.join(differ)} differ" if differ else None
+
+
+def _reused_pages(manifest: dict, run_pages: list[str]) -> list[str]:
+    return [
+        e["name"]
+        for e in manifest.get("notebooks", [])
+        if e.get("status") in ("ok", "reused") and e["name"] not in run_pages
+    ]
+
+
+def _reuse_source(
+    params: Params,
+    order: list[Path],
+    parent: Path,
+    reuse: str | Path | None,
+    progress: Callable[[str], None],
+) -> Path | None:
+    """The earlier complete run whose pages stand in for the pages this run does not run.
+
+    ``reuse`` must be such a run (else :class:`ParamsError`). Without it, a run of every page
+    reuses nothing, and a run of some pages the newest complete run of the same name in
+    ``parent`` made from the same inputs and the same parameters its pages read.
+    """
+    run_pages = [p.stem for p in order]
+    every_page = {p.stem for p in notebook_order()}
+    if reuse is None and every_page <= set(run_pages):
+        return None
+    candidates = sorted(
+        (p.parent for p in parent.glob(f"{params.run_name}-*/manifest.json")),
+        key=_modified,
+        reverse=True,
+    )
+    if reuse is not None or candidates:  # the demo files the run will read, for their hashes
+        params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
+    if reuse is not None:
+        earlier = Path(reuse).resolve()
+        manifest = _complete_manifest(earlier)
+        if manifest is None:
+            raise ParamsError(
+                f"--reuse {earlier}: not a complete run folder (its manifest.json must say "
+                "'complete'); give the folder of a run that finished"
+            )
+        why = _reuse_mismatch(params, earlier, manifest, _reused_pages(manifest, run_pages))
+        if why is not None:
+            raise ParamsError(
+                f"--reuse {earlier}: {why}, so its pages would not match this run; run every "
+                "page, or reuse a run made with these inputs and parameters"
+            )
+        return earlier
+    for earlier in candidates:
+        if earlier.name.endswith("-FAILED"):
+            continue
+        manifest = _complete_manifest(earlier)
+        if manifest is None:
+            continue
+        pages = _reused_pages(manifest, run_pages)
+        if pages and _reuse_mismatch(params, earlier, manifest, pages) is None:
+            return earlier
+    progress(
+        "[reuse] no earlier complete run in this folder has the same inputs and parameters: "
+        "the pages not run this time are missing from this run"
+    )
+    return None
+
+
+def _modified(folder: Path) -> float:
+    """When a run folder's manifest was last written (0 if it went away meanwhile)."""
+    try:
+        return (folder / "manifest.json").stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _copy_reused_pages(earlier: Path, work: Path, run_pages: list[str]) -> list[dict]:
+    """Copy into ``work`` what ``earlier``'s pages not in ``run_pages`` wrote; their manifest
+    entries (status ``reused``, where from, their analyses' record).
+
+    An earlier run that recorded each page's writes gives exactly those files (shared ones
+    such as ``results.json`` whole: the pages run now update their own part). An older run
+    without that record gives all its page outputs except the findings of the pages run now.
+    """
+    manifest = _complete_manifest(earlier) or {}
+    pages = [e for e in manifest.get("notebooks", []) if e.get("status") in ("ok", "reused")]
+    reused = [e for e in pages if e["name"] not in run_pages]
+    if not reused:
+        return []
+    recorded = all("writes" in e for e in pages)
+    wanted = {w for e in reused for w in e.get("writes", [])}
+    for rel in _snapshot(earlier):
+        if recorded and rel not in wanted:
+            continue
+        if rel.startswith("findings/") and Path(rel).stem in run_pages:
+            continue
+        _copy(earlier / rel, work / rel)
+    entries = []
+    for e in reused:
+        for rel in (f"{e['name']}.html", f"notebooks/{e['name']}.ipynb"):
+            if (earlier / rel).is_file():
+                _copy(earlier / rel, work / rel)
+        entries.append(
+            {
+                "name": e["name"],
+                "status": "reused",
+                "reused_from": str(e.get("reused_from") or earlier),
+                "writes": sorted(e.get("writes", [])),
+                "analyses": e.get("analyses", {}),
+            }
+        )
+    return entries
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from evaluation.cache import cached_call
 from evaluation.estimators.result import EffectEstimate
 from evaluation.i18n import Language, t
 
@@ -85,6 +86,8 @@ class AnalysisSpec:
     page: str
     requirements: tuple[Requirement, ...]
     function: Callable[..., Any]
+    #: The parameter sections the analysis reads: part of its cache key (:mod:`evaluation.cache`).
+    reads: tuple[str, ...] = ()
 
 
 #: Every analysis by name (filled by :func:`analysis` as the modules are imported).
@@ -93,13 +96,30 @@ CATALOGUE: dict[str, AnalysisSpec] = {}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def analysis(name: str, page: str, requires: tuple[Requirement, ...] = ()) -> Callable[[F], F]:
+#: Parameter sections every analysis may read (its cache key includes them). ``scaling``,
+#: ``report``, ``language`` and ``run_name`` are left out: they change words or decisions, not
+#: estimates, so changing them reuses the cached estimates.
+DEFAULT_READS = ("data", "demo", "harmonise", "ballot", "analysis", "inference")
+#: Sections the analyses of a page read besides :data:`DEFAULT_READS`.
+PAGE_READS = {"06_scaling": ("scaling",)}
+
+
+def analysis(
+    name: str,
+    page: str,
+    requires: tuple[Requirement, ...] = (),
+    reads: tuple[str, ...] | None = None,
+) -> Callable[[F], F]:
     """Declare an analysis: check ``requires`` on the data before running it.
 
     The decorated function takes ``(prepared, params, *args, **kwargs)``. When a requirement
     is not met it is not called and a :class:`NotApplicable` naming the first unmet requirement
-    is returned instead.
+    is returned instead. Otherwise it runs through the result cache when one is active
+    (:mod:`evaluation.cache`): ``reads`` names the parameter sections it reads (default
+    :data:`DEFAULT_READS` plus its page's :data:`PAGE_READS`); a change elsewhere reuses the
+    cached result.
     """
+    sections = tuple(reads) if reads is not None else DEFAULT_READS + PAGE_READS.get(page, ())
 
     def wrap(function: F) -> F:
         @functools.wraps(function)
@@ -107,9 +127,10 @@ def analysis(name: str, page: str, requires: tuple[Requirement, ...] = ()) -> Ca
             unmet = first_unmet(requires, prepared, params)
             if unmet is not None:
                 return NotApplicable(name, unmet[0], unmet[1])
-            return function(prepared, params, *args, **kwargs)
+            return cached_call(spec, function, prepared, params, args, kwargs)
 
-        run.spec = CATALOGUE[name] = AnalysisSpec(name, page, tuple(requires), run)  # type: ignore[attr-defined]
+        spec = AnalysisSpec(name, page, tuple(requires), run, sections)
+        run.spec = CATALOGUE[name] = spec  # type: ignore[attr-defined]
         return run  # type: ignore[return-value]
 
     return wrap
@@ -124,6 +145,7 @@ ANALYSIS_MODULES = (
     "robustness",
     "where_it_works",
     "scaling",
+    "phase_in",
     "rollout",
 )
 

@@ -20,6 +20,8 @@ How sure each estimate is (which interval may be shown) is :mod:`evaluation.anal
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +47,7 @@ from evaluation.estimators.event_study import event_study
 from evaluation.estimators.ordinal import OrdinalDidResult, ordinal_did
 from evaluation.estimators.result import EffectEstimate
 from evaluation.estimators.twfe import fit_within, twfe
+from evaluation.inference.pretrend_power import PretrendPower, pretrend_power
 from evaluation.prepare import Prepared
 
 PAGE = "03_effects"
@@ -394,7 +397,8 @@ def event_study_estimate(prepared: Prepared, params: Params, outcome: str) -> Ef
     frame["first_treated_window"] = np.where(
         frame["pilot"] > 0, prepared.meta["pilot_wave"], np.nan
     )
-    return event_study(
+    leads, lags = params.analysis.event_leads, params.analysis.event_lags
+    study = event_study(
         frame,
         outcome,
         unit="commune_code",
@@ -402,11 +406,71 @@ def event_study_estimate(prepared: Prepared, params: Params, outcome: str) -> Ef
         first_treated="first_treated_window",
         cluster=on.cluster,
         weights=on.weights,
-        leads=params.analysis.event_leads,
-        lags=params.analysis.event_lags,
+        leads=leads,
+        lags=lags,
         ssc=params.analysis.ssc,
         alpha=params.analysis.alpha,
     )
+    # How strong the pre-start test is (Roth 2022), so "no pre-trend" is read with its power.
+    power = event_study_power(frame, study, outcome, on.weights, leads, lags, prepared, params)
+    return dataclasses.replace(study, diagnostics={**study.diagnostics, "_power": power})
+
+
+def event_study_power(
+    frame: pd.DataFrame,
+    study: EffectEstimate,
+    outcome: str,
+    weights: str | None,
+    leads: int,
+    lags: int,
+    prepared: Prepared,
+    params: Params,
+) -> PretrendPower | None:
+    """Power of the study's joint lead test against a linear differential trend.
+
+    What each coefficient estimates under a trend of one unit per period (``d``) comes from the
+    same event-study regression applied to that trend alone (treated units' outcome replaced by
+    ``event time + 1``, others by 0, on the rows with the outcome): exact with binned end points
+    and unbalanced rows, and ``e + 1`` for every lead the window does not bin. The test is the
+    study's F test on ``G - 1`` denominator degrees of freedom.
+    """
+    pilot_wave = prepared.meta["pilot_wave"]
+    signal = np.where(frame["pilot"] > 0, frame["wave_index"] - pilot_wave + 1.0, 0.0)
+    trend = frame.assign(_trend=np.where(frame[outcome].notna(), signal, np.nan))
+    try:
+        direction = event_study(
+            trend,
+            "_trend",
+            unit="commune_code",
+            time="wave_index",
+            first_treated="first_treated_window",
+            cluster=sample.cluster_column(prepared, params),
+            weights=weights,
+            leads=leads,
+            lags=lags,
+            ssc=params.analysis.ssc,
+            alpha=params.analysis.alpha,
+        ).terms["estimate"]
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    names = [str(n) for n in study.terms.index]
+    leads_named = [n for n in names if n.startswith("e-")]
+    post = [n for n in names if not n.startswith("e-")]
+    cov = study.model.cov_params().loc[leads_named, leads_named].to_numpy(float)
+    d = direction.reindex(leads_named).to_numpy(float)
+    bias = float(direction.reindex(post).mean()) if post else math.nan
+    theta = float(study.terms.loc[post, "estimate"].mean()) if post else math.nan
+    slope = abs(theta / bias) if math.isfinite(bias) and bias != 0 else None
+    try:
+        return pretrend_power(
+            d,
+            cov,
+            alpha=params.analysis.alpha,
+            slope=slope,
+            df_denom=float(study.diagnostics["pretrend_df_denom"]),
+        )
+    except ValueError:
+        return None
 
 
 def _with_covariates(prepared: Prepared, frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:

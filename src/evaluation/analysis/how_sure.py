@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from evaluation.analysis import sample
 from evaluation.analysis.base import NotApplicable, analysis, first_unmet
 from evaluation.analysis.effects import (
     BALLOT_DID,
@@ -35,10 +36,10 @@ from evaluation.analysis.effects import (
 from evaluation.analysis.requirements import DID_DESIGN
 from evaluation.config import Params
 from evaluation.estimators.result import TIDY_COLUMNS, EffectEstimate
-from evaluation.inference.cluster_robust import METHOD_LABELS
 from evaluation.inference.randomization import randomization_inference
 from evaluation.inference.trust import (
     DEFAULT_PREFERENCE,
+    METHOD_LABELS,
     HeadlineVerdict,
     applicable_methods,
     choose_headline,
@@ -228,6 +229,18 @@ def _ri_rank(p_value: float, n_assignments: int, enumerated: bool) -> tuple[int,
     return int(round(p_value * total)), int(total)
 
 
+def _ballots(on: EstimationDesign) -> str | None:
+    """Column of ballots behind each row (Ferman-Pinto): ``n_ballots`` on commune-wave rows of
+    a ballot outcome; None (rows count equally) on ballot rows, and for an outcome that does
+    not come from ballots (an admin indicator: its cells may have no ballot at all)."""
+    if on.level != UNIT_PERIOD or "n_ballots" not in on.frame.columns:
+        return None
+    if not sample.is_ballot_outcome(on.outcome):
+        return None
+    counts = pd.to_numeric(on.frame["n_ballots"], errors="coerce")
+    return "n_ballots" if len(counts) and bool((counts > 0).all()) else None
+
+
 def _run_method(params: Params, on: EstimationDesign, method: str, interval: bool) -> dict:
     """One method on the real data: estimate, std_error, df, conf_low, conf_high, p_value
     (and ``ri_rank``/``ri_assignments`` for randomisation inference)."""
@@ -267,6 +280,7 @@ def _run_method(params: Params, on: EstimationDesign, method: str, interval: boo
         n_boot=params.inference.n_boot,
         ri_budget=params.inference.ri_draws,
         seed=params.inference.seed,
+        ballots=_ballots(on),
     )
     return table.iloc[0].to_dict()
 
@@ -291,6 +305,7 @@ def _size(params: Params, on: EstimationDesign, methods: tuple[str, ...]) -> pd.
         methods=methods,
         n_sims=params.inference.size_sims,
         seed=params.inference.seed,
+        ballots=_ballots(on),
     )
 
 

@@ -43,7 +43,7 @@ from scipy import stats
 
 from evaluation.analysis import sample
 from evaluation.analysis.base import NotApplicable, analysis, applies
-from evaluation.analysis.effects import before_after_drdid, chosen_outcome
+from evaluation.analysis.effects import before_after_drdid, chosen_outcome, event_study_power
 from evaluation.analysis.requirements import (
     BALLOTS,
     BALLOTS_BEFORE_AND_AFTER,
@@ -57,6 +57,7 @@ from evaluation.config import Params
 from evaluation.estimators.event_study import contiguous_event_window, event_average, event_study
 from evaluation.estimators.fixed_effects import absorb
 from evaluation.estimators.result import TIDY_COLUMNS, EffectEstimate, term_frame
+from evaluation.estimators.synthetic_did import synthetic_did
 from evaluation.inference.cluster_robust import cr2
 from evaluation.inference.honest_did import (
     EventStudyCoefficients,
@@ -66,6 +67,7 @@ from evaluation.inference.honest_did import (
     sensitivity_sd,
 )
 from evaluation.inference.multiple_testing import demeaned_bootstrap_t, multiple_testing_frame
+from evaluation.inference.pretrend_power import PretrendPower
 from evaluation.inference.trust import measure_size
 from evaluation.prepare import Prepared
 
@@ -282,6 +284,11 @@ class PreTrends:
         for (``analysis.event_leads``/``event_lags``). Fewer when the data have fewer periods.
     p_value, wald : float
         Joint Wald test that every lead is zero: p-value and F statistic on ``df`` leads.
+    power : PretrendPower or None
+        The power of that test against a linear differential trend (Roth 2022): the slopes
+        (outcome units per period) it detects with 50% and 80% probability, and its power
+        against the slope that would by itself produce the whole post-start average effect.
+        None when it cannot be computed (a lead without variance).
     """
 
     study: EffectEstimate
@@ -293,6 +300,7 @@ class PreTrends:
     p_value: float
     wald: float
     df: int
+    power: PretrendPower | None = None
 
     @property
     def narrowed(self) -> bool:
@@ -349,6 +357,9 @@ def _event_study(
         return _not_applicable(name, prepared, "robustness_fit_failed")
     if not math.isfinite(float(study.diagnostics.get("pretrend_p_value", math.nan))):
         return _not_applicable(name, prepared, "robustness_fit_failed")
+    if name == "robustness.pretrends":
+        power = event_study_power(frame, study, outcome, weights, leads, lags, prepared, params)
+        study = replace(study, diagnostics={**study.diagnostics, "_power": power})
     return study, leads, lags
 
 
@@ -361,6 +372,9 @@ def pretrends(prepared: Prepared, params: Params) -> PreTrends | NotApplicable:
     study, leads, lags = found
     names = [str(n) for n in study.terms.index]
     cov = study.model.cov_params().loc[names, names]
+    diagnostics = dict(study.diagnostics)
+    power = diagnostics.pop("_power", None)
+    study = replace(study, diagnostics=diagnostics)
     return PreTrends(
         study=study,
         covariance=pd.DataFrame(np.asarray(cov, float), columns=names),
@@ -371,6 +385,7 @@ def pretrends(prepared: Prepared, params: Params) -> PreTrends | NotApplicable:
         p_value=float(study.diagnostics["pretrend_p_value"]),
         wald=float(study.diagnostics["pretrend_wald"]),
         df=int(study.diagnostics["pretrend_df"]),
+        power=power,
     )
 
 
@@ -898,6 +913,64 @@ def family_effects(family: Family) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*TIDY_COLUMNS, "size_checked"])
 
 
+# -- synthetic difference-in-differences -----------------------------------------------------
+
+#: Placebo draws of the synthetic DiD standard error (the R package's default).
+SDID_DRAWS = 200
+
+
+@analysis("robustness.synthetic_did", PAGE, requires=_requires(TREND_PERIODS))
+def synthetic_did_pilot(
+    prepared: Prepared, params: Params, n_draws: int = SDID_DRAWS
+) -> EffectEstimate | NotApplicable:
+    """Synthetic DiD (Arkhangelsky et al. 2021) of the first cohort against the comparison units.
+
+    Block design on the comparison window: units treated from the first start (``pilot``)
+    against units untreated throughout the window (never or not yet treated), periods before and
+    from the start; units without the headline outcome in every period of the window are left
+    out (the estimator needs a balanced panel) and counted in ``notes``. Unweighted. Placebo
+    standard error with ``n_draws`` draws and ``inference.seed``; its size is not measured on
+    this design (``size_checked`` 0), so pages show the estimate and p-value only.
+
+    NotApplicable: ``robustness_sdid_balanced`` when the balanced panel keeps no treated unit,
+    no comparison unit or fewer than two periods before the start.
+    """
+    name = "robustness.synthetic_did"
+    outcome = headline(prepared, params)
+    frame = sample.window_panel(prepared)
+    if outcome not in frame:
+        return _not_applicable(name, prepared, "outcome_present", outcome=outcome)
+    pilot_wave = prepared.meta["pilot_wave"]
+    frame = frame.assign(_pilot=(frame["pilot"] > 0).astype(int))
+    observed = frame.dropna(subset=[outcome])
+    periods = observed["wave_index"].nunique()
+    counts = observed.groupby("commune_code")["wave_index"].nunique()
+    complete = counts.index[counts == periods]
+    rows = observed[observed["commune_code"].isin(complete)]
+    status = rows.groupby("commune_code")["_pilot"].max()
+    n_pre = int((np.sort(rows["wave_index"].unique()) < pilot_wave).sum())
+    n_treated, n_comparison = int((status > 0).sum()), int((status == 0).sum())
+    if n_treated == 0 or n_comparison == 0 or n_pre < 2 or n_pre == periods:
+        return _not_applicable(
+            name, prepared, "robustness_sdid_balanced", treated=n_treated,
+            comparison=n_comparison, pre=n_pre,
+        )  # fmt: skip
+    try:
+        estimate = synthetic_did(
+            rows, outcome, "commune_code", "wave_index", "_pilot", pilot_wave,
+            n_draws=n_draws, seed=int(params.inference.seed), alpha=params.analysis.alpha,
+        )  # fmt: skip
+    except (ValueError, np.linalg.LinAlgError):
+        return _not_applicable(name, prepared, "robustness_fit_failed")
+    dropped = int(frame["commune_code"].nunique() - len(complete))
+    notes = (f"{dropped} units without the outcome in every period left out",) if dropped else ()
+    return replace(
+        estimate,
+        inference=f"{estimate.inference}; size not measured on this design",
+        notes=(*estimate.notes, *notes),
+    )
+
+
 # -- the headline across specifications ------------------------------------------------------
 
 
@@ -1067,6 +1140,7 @@ class Robustness:
     functional_form: FunctionalForm | NotApplicable
     family: Family | NotApplicable
     specifications: Specifications | NotApplicable
+    synthetic_did: EffectEstimate | NotApplicable | None = None
 
     def warnings(self) -> list[str]:
         """The checks that raise a warning at ``alpha`` (names)."""
@@ -1127,6 +1201,23 @@ def results_json(checks: Robustness) -> dict:
         "pretrend_p_value": finite(checks.pretrends.p_value) if applies(checks.pretrends) else None,
         "pretrend_reason": reason(checks.pretrends),
     }
+    power = checks.pretrends.power if applies(checks.pretrends) else None
+    out["pretrend_power"] = (
+        {
+            "slope_50": finite(power.slope_50),
+            "slope_80": finite(power.slope_80),
+            "slope_explaining_effect": finite(power.slope),
+            "power_at_that_slope": finite(power.power),
+        }
+        if power is not None
+        else None
+    )
+    sdid = checks.synthetic_did
+    out["synthetic_did"] = (
+        {"estimate": finite(sdid.estimate), "p_value": finite(sdid.p_value), "size_checked": False}
+        if isinstance(sdid, EffectEstimate)
+        else None
+    )
     sens = checks.sensitivity
     out.update(
         {

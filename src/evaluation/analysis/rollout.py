@@ -11,7 +11,8 @@ Every period of the unit x period panel is used, with each unit's first treated 
   :func:`evaluation.analysis.sample.covariates`, their simple, event-time (multiplier-bootstrap
   uniform band), cohort and calendar aggregations, the Sun & Abraham event study beside them,
   and a **size check** of the interval of the simple aggregate on this design
-  (:func:`size_check`): intervals are shown only when the check passes;
+  (:func:`size_check`: the analytic interval, else the delete-one-cluster jackknife of
+  :mod:`evaluation.inference.cs_jackknife`): intervals are shown only when a method passes;
 * :func:`cohort_comparison` -- did later cohorts gain as much as the first one, at equal
   time since adoption (needs later cohorts);
 * :func:`household_check` -- the simple ATT from individual ballots (needs ballots).
@@ -37,6 +38,7 @@ from evaluation.analysis.effects import chosen_outcome
 from evaluation.analysis.requirements import BALLOTS, DID_DESIGN, LATER_COHORTS
 from evaluation.config import Params
 from evaluation.estimators.bacon import bacon_decomposition
+from evaluation.estimators.imputation import imputation_did
 from evaluation.estimators.result import EffectEstimate
 from evaluation.estimators.staggered import (
     GroupTimeResult,
@@ -46,6 +48,12 @@ from evaluation.estimators.staggered import (
 )
 from evaluation.estimators.sun_abraham import sun_abraham
 from evaluation.estimators.twfe import twfe
+from evaluation.inference.cs_jackknife import (
+    jackknife_aggregate,
+    leave_one_cluster_out,
+    simple_att_jackknife_draws,
+)
+from evaluation.inference.pretrend_power import PretrendPower, pretrend_power
 from evaluation.prepare import Prepared
 
 __all__ = [
@@ -66,6 +74,9 @@ __all__ = [
 ]
 
 PAGE = "07_rollout_waves"
+#: Interval methods of the Callaway-Sant'Anna aggregates, in the order the size check tries
+#: them (message keys ``inference.method.cs_<method>``).
+SIZE_METHODS: tuple[str, ...] = ("analytic", "jackknife")
 UNIT = "commune_code"
 TIME = "wave_index"
 FIRST_TREATED = "first_treated_wave"
@@ -201,7 +212,10 @@ class SizeCheck:
 
     Placebo adoption timings (same cohort sizes and dates as the real cohorts) are drawn among
     units untreated throughout the placebo window; their real outcomes are kept, so the true
-    effect is zero. The simple ATT and its analytic interval are recomputed for each draw.
+    effect is zero. The simple ATT and its interval are recomputed for each draw, by each
+    candidate method in turn (:data:`SIZE_METHODS`): the analytic influence-function interval
+    first, then the delete-one-cluster jackknife; the first whose rate lies in the band is the
+    one the page shows.
 
     Attributes
     ----------
@@ -210,7 +224,8 @@ class SizeCheck:
         ``too_few_units`` (no placebo design could be drawn: withheld) or ``not_measured`` (the
         estimator failed on every placebo draw: withheld).
     rejection_rate : float
-        Share of valid draws whose interval excluded zero (NaN when not measured).
+        Share of valid draws whose interval excluded zero, by ``method`` (NaN when not
+        measured).
     n_sims, n_valid : int
         Draws asked for (``inference.size_sims``) and draws with an estimate.
     alpha : float
@@ -229,6 +244,11 @@ class SizeCheck:
     placebo_p_value : float
         Share of draws (plus one, over draws plus one) whose simple ATT was at least as large
         in absolute value as the real one; NaN unless every real cohort was mirrored.
+    method : str
+        The method the verdict is about (a key of :data:`SIZE_METHODS`): the first that
+        passed, else the first candidate.
+    rates : dict
+        Measured rejection rate of each candidate method tried (in the order tried).
     """
 
     status: str
@@ -243,6 +263,8 @@ class SizeCheck:
     n_cohorts: int
     window_end: int
     placebo_p_value: float = float("nan")
+    method: str = "analytic"
+    rates: dict[str, float] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -275,6 +297,13 @@ class RolloutEffects:
         (empty when there are none).
     result : GroupTimeResult
         The full estimator output (not saved).
+    imputation : EffectEstimate or NotApplicable or None
+        Borusyak-Jaravel-Spiess imputation estimates (overall ATT and event times 0 ..
+        ``analysis.event_lags``) on the same rows, weights and clusters; its conservative
+        standard errors are not size-checked on this design (intervals never shown).
+    pretrend_power : PretrendPower or None
+        Power of the joint pre-adoption test (``pretrend_p_value``) against a linear
+        differential trend (Roth 2022); None when that test could not be computed.
     """
 
     design: RolloutDesign
@@ -293,6 +322,8 @@ class RolloutEffects:
     pretrend_df: int
     n_clusters: int
     result: GroupTimeResult = field(repr=False, metadata={"serialise": False})
+    imputation: EffectEstimate | NotApplicable | None = None
+    pretrend_power: PretrendPower | None = None
 
     @property
     def intervals_shown(self) -> bool:
@@ -316,6 +347,8 @@ class RolloutEffects:
             frames.append(self.exposure.tidy().assign(size_checked=self.size.passed))
         if isinstance(self.sun_abraham, EffectEstimate):
             frames.append(self.sun_abraham.tidy().assign(size_checked=False))
+        if isinstance(self.imputation, EffectEstimate):
+            frames.append(self.imputation.tidy().assign(size_checked=False))
         return pd.concat(frames, ignore_index=True)
 
 
@@ -382,6 +415,8 @@ class RolloutPage:
             "size_checked": shown,
             "size_status": effects.size.status,
             "size_rejection_rate": _finite_or_none(effects.size.rejection_rate),
+            "size_method": effects.size.method,
+            "size_rates": {m: _finite_or_none(r) for m, r in effects.size.rates.items()},
             "placebo_p_value": _finite_or_none(effects.size.placebo_p_value),
             "cs_group": {str(k): float(v) for k, v in effects.group.terms["estimate"].items()},
             "pilot_equal_exposure": None if cohorts is None else cohorts.pilot,
@@ -707,6 +742,19 @@ def rollout_effects(prepared: Prepared, params: Params) -> RolloutEffects | NotA
         seed=params.inference.seed,
     )
     pretrend_p = result.diagnostics.get("pretrend_p_value", float("nan"))
+    size = size_check(frame, design, tuple(covariates), simple, params)
+    shown = {
+        "simple": simple,
+        "dynamic": dynamic,
+        "group": aggregate(result, "group"),
+        "calendar": aggregate(result, "calendar"),
+        "exposure": _equal_exposure(result),
+    }
+    if size.method == "jackknife":
+        shown, size = _jackknife_intervals(
+            frame, design, tuple(covariates), result, shown, size, params
+        )
+    simple, dynamic = shown["simple"], shown["dynamic"]
     return RolloutEffects(
         design=design,
         att_gt=result.att_gt,
@@ -714,17 +762,135 @@ def rollout_effects(prepared: Prepared, params: Params) -> RolloutEffects | NotA
         fell_back=fell_back,
         simple=simple,
         dynamic=dynamic,
-        group=aggregate(result, "group"),
-        calendar=aggregate(result, "calendar"),
+        group=shown["group"],
+        calendar=shown["calendar"],
         sun_abraham=_sun_abraham(frame, design, params, contract),
-        exposure=_equal_exposure(result),
-        size=size_check(frame, design, tuple(covariates), simple, params),
+        exposure=shown["exposure"],
+        size=size,
         pretrend=_pretrend(dynamic),
         pretrend_p_value=float(pretrend_p),
         pretrend_df=int(result.diagnostics.get("pretrend_df", 0)),
         n_clusters=int(result.n_clusters),
         result=result,
+        imputation=_imputation(frame, design, params, contract),
+        pretrend_power=cs_pretrend_power(result, params.analysis.alpha),
     )
+
+
+def _jackknife_intervals(
+    frame: pd.DataFrame,
+    design: RolloutDesign,
+    covariates: tuple[str, ...],
+    result: GroupTimeResult,
+    shown: dict[str, EffectEstimate | None],
+    size: SizeCheck,
+    params: Params,
+) -> tuple[dict[str, EffectEstimate | None], SizeCheck]:
+    """The aggregates with delete-one-cluster jackknife intervals (the method the size check
+    chose), every cluster's refit batched on the group-time estimator's own panel. If the
+    jackknife cannot run on these rows the check is reported as failed (no interval shown)."""
+    try:
+        replicates = leave_one_cluster_out(
+            result, frame, design.outcome, UNIT, TIME, covariates, design.weights
+        )
+    except ValueError:
+        return shown, dataclasses.replace(size, status="failed")
+    windows: dict[str, tuple[str, dict]] = {
+        "simple": ("simple", {}),
+        "dynamic": (
+            "dynamic",
+            {"min_e": -params.analysis.event_leads, "max_e": params.analysis.event_lags},
+        ),
+        "group": ("group", {}),
+        "calendar": ("calendar", {}),
+    }
+    exposure = shown.get("exposure")
+    if exposure is not None:
+        k = int(exposure.diagnostics["max_event_time"])
+        windows["exposure"] = ("group", {"min_e": 0, "max_e": k})
+    out: dict[str, EffectEstimate | None] = dict(shown)
+    for name, (kind, window) in windows.items():
+        # The event-time terms keep a simultaneous band, as the bootstrap's (page 07 says so).
+        band = {"uniform": True, "n_draws": params.inference.n_boot, "seed": params.inference.seed}
+        out[name] = jackknife_aggregate(
+            result,
+            replicates,
+            kind,  # type: ignore[arg-type]
+            estimate=shown[name],
+            **window,
+            **(band if name == "dynamic" else {}),
+        )
+    return out, size
+
+
+def _imputation(
+    frame: pd.DataFrame, design: RolloutDesign, params: Params, contract: str
+) -> EffectEstimate | NotApplicable:
+    """Borusyak-Jaravel-Spiess imputation on the page's rows, weights and clusters.
+
+    NotApplicable (``rollout_imputation``) when no treated row can be imputed (no untreated row
+    of its unit or period)."""
+    try:
+        return imputation_did(
+            frame,
+            design.outcome,
+            UNIT,
+            TIME,
+            FIRST_TREATED,
+            cluster=CLUSTER,
+            weights=design.weights,
+            max_event_time=params.analysis.event_lags,
+            alpha=params.analysis.alpha,
+        )
+    except (ValueError, np.linalg.LinAlgError):
+        return NotApplicable("rollout.imputation", "rollout_imputation", {"contract": contract})
+
+
+def cs_pretrend_power(result: GroupTimeResult, alpha: float) -> PretrendPower | None:
+    """Power of the Callaway-Sant'Anna pre-adoption Wald test against a linear trend.
+
+    The test covers every pre-adoption ATT(g, t) with a standard error (chi-squared reference,
+    covariance from the clustered influence functions, as ``pretrend_p_value``). Under a
+    differential trend of one unit per period a cell comparing period ``t`` with base period
+    ``b`` estimates ``t - b``: ``b`` is the period before ``t`` with ``base_period="varying"``
+    and the cohort's last period before adoption with ``"universal"``. The slope evaluated is
+    the one that would by itself produce the simple ATT (the cohort-size weighted mean of
+    ``t - (last period before adoption)`` over post-adoption cells).
+    """
+    table = result.att_gt
+    periods = np.sort(table["time"].unique())
+    ant = result.anticipation
+    group, time = table["group"].to_numpy(float), table["time"].to_numpy(float)
+    se = table["std_error"].to_numpy(float)
+    pre = np.flatnonzero((group - ant > time) & np.isfinite(se))
+    if len(pre) == 0:
+        return None
+
+    def last_before(value: float) -> float:
+        earlier = periods[periods < value]
+        return float(earlier[-1]) if len(earlier) else np.nan
+
+    if result.base_period == "universal":
+        base = np.array([last_before(g - ant) for g in group[pre]])
+    else:
+        base = np.array([last_before(t) for t in time[pre]])
+    direction = time[pre] - base
+    sums = np.zeros((int(result.unit_cluster.max()) + 1, len(pre)))
+    np.add.at(sums, result.unit_cluster, result.influence[:, pre])
+    cov = sums.T @ sums / len(result.influence) ** 2
+    post = np.flatnonzero((time >= group) & np.isfinite(table["estimate"].to_numpy(float)))
+    slope = None
+    if len(post):
+        sizes = pd.Series(result.unit_weight).groupby(result.unit_group).sum()
+        weight = sizes.reindex(group[post]).to_numpy(float)
+        bias = np.sum(weight * (time[post] - np.array([last_before(g) for g in group[post]])))
+        bias /= weight.sum()
+        simple = float(np.sum(weight * table["estimate"].to_numpy(float)[post]) / weight.sum())
+        slope = abs(simple / bias) if np.isfinite(bias) and bias > 0 else None
+    try:
+        return pretrend_power(direction, cov, alpha=alpha, slope=slope)
+    except ValueError:
+        return None
 
 
 def _estimated_cohorts(
@@ -779,6 +945,11 @@ def size_check(
     number of units adopting at the same dates as the real cohorts. Each draw is estimated with
     the page's estimator (control group, method, weights, covariates, clusters) by
     :func:`evaluation.estimators.staggered.simple_att_draws`, all draws at once.
+
+    Candidates (:data:`SIZE_METHODS`) are tried in order and the check stops at the first
+    whose rate lies in ``inference.size_band``: the analytic normal interval, then the
+    delete-one-cluster jackknife with t(G-1) (:func:`~evaluation.inference.cs_jackknife.
+    simple_att_jackknife_draws`, the same draws and seed).
     """
     alpha = params.analysis.alpha
     band = tuple(float(b) for b in params.inference.size_band)
@@ -826,22 +997,51 @@ def size_check(
             method=design.method,  # type: ignore[arg-type]
         )
 
-    estimate, std_error = draws(x, groups)
-    failed = ~(np.isfinite(estimate) & np.isfinite(std_error))
-    if covariates and failed.any():
-        # As the page does: a draw some cell of which cannot be estimated with the covariates
-        # is estimated without them.
-        estimate[failed], std_error[failed] = draws(x[:, :, :1], groups[failed])
-    valid = np.isfinite(estimate) & np.isfinite(std_error)
-    n_valid = int(valid.sum())
-    z = stats.norm.ppf(1 - alpha / 2)
-    rate = float(np.mean(np.abs(estimate[valid] / std_error[valid]) > z)) if n_valid else np.nan
-    if n_valid == 0:
-        status = "not_measured"
-    elif band[0] <= rate <= band[1]:
-        status = "passed"
+    def jackknife(x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return simple_att_jackknife_draws(
+            y,
+            w,
+            x,
+            periods,
+            groups,
+            clusters,
+            control_group=design.control_group,  # type: ignore[arg-type]
+            method=design.method,  # type: ignore[arg-type]
+        )
+
+    n_clusters = int(clusters.max()) + 1
+    critical = {
+        "analytic": (draws, stats.norm.ppf(1 - alpha / 2)),
+        "jackknife": (jackknife, stats.t.ppf(1 - alpha / 2, max(n_clusters - 1, 1))),
+    }
+    rates: dict[str, float] = {}
+    first: tuple | None = None
+    for method in SIZE_METHODS:
+        run, crit = critical[method]
+        estimate, std_error = run(x, groups)
+        failed = ~(np.isfinite(estimate) & np.isfinite(std_error))
+        if covariates and failed.any():
+            # As the page does: a draw some cell of which cannot be estimated with the
+            # covariates is estimated without them.
+            estimate[failed], std_error[failed] = run(x[:, :, :1], groups[failed])
+        valid = np.isfinite(estimate) & np.isfinite(std_error)
+        n_valid = int(valid.sum())
+        rate = (
+            float(np.mean(np.abs(estimate[valid] / std_error[valid]) > crit)) if n_valid else np.nan
+        )
+        rates[method] = rate
+        if n_valid == 0:
+            status = "not_measured"
+        elif band[0] <= rate <= band[1]:
+            status = "passed"
+        else:
+            status = "failed"
+        if first is None:
+            first = (method, status, rate, n_valid, estimate, valid)
+        if status == "passed":
+            break
     else:
-        status = "failed"
+        method, status, rate, n_valid, estimate, valid = first  # type: ignore[misc]
     p_value = float("nan")
     if k == len(cohorts) and n_valid:
         larger = np.sum(np.abs(estimate[valid]) >= abs(simple.estimate))
@@ -859,6 +1059,8 @@ def size_check(
         n_cohorts=len(cohorts),
         window_end=end,
         placebo_p_value=p_value,
+        method=method,
+        rates=rates,
     )
 
 

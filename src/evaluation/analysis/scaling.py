@@ -1202,6 +1202,36 @@ def _reason(result: object) -> str | None:
     return None if applies(result) else result.reason  # type: ignore[union-attr]
 
 
+def _alternative_entry(
+    plan: BudgetPlan | NotApplicable, screen: ConditionsScreen | NotApplicable
+) -> dict[str, Any]:
+    """The plan without the conditions (the trade-off the board weighs) and why it differs:
+    how many of its units fail each condition."""
+    alt = plan.alternative if applies(plan) else None
+    failures = failure_counts(screen) if applies(screen) else {}
+    if alt is None:
+        return {
+            "alternative_n_communes": None,
+            "alternative_total_cost_vnd": None,
+            "alternative_total_gain": None,
+            "alternative_communes": [],
+            "alternative_failures": {},
+            "conditions_failures": failures,
+        }
+    chosen = set(alt.plan["commune_code"].astype(str))
+    table = screen.table[screen.table["commune_code"].astype(str).isin(chosen)]
+    return {
+        "alternative_n_communes": len(alt.plan),
+        "alternative_total_cost_vnd": alt.total_cost,
+        "alternative_total_gain": alt.total_gain,
+        "alternative_communes": list(alt.plan["commune_name"].astype(str)),
+        "alternative_failures": {
+            k: int((~table[f"met_{k}"].astype(bool)).sum()) for k in screen.checked
+        },
+        "conditions_failures": failures,
+    }
+
+
 def results_entry(result: ScalingResult, params: Params) -> dict[str, Any]:
     """What page 06 writes under ``scaling`` in ``results.json`` (the summary reads it).
 
@@ -1240,6 +1270,8 @@ def results_entry(result: ScalingResult, params: Params) -> dict[str, Any]:
         "plan_pool": plan.pool_label if applies(plan) else None,
         "plan_gain_band_size_checked": False,
         "plan_reason": _reason(plan),
+        "plan_communes": list(plan.table["commune_name"].astype(str)) if applies(plan) else [],
+        **_alternative_entry(plan, screen),
         "vnd_per_satisfied_household": (
             ce.typical.vnd_per_satisfied_household if applies(ce) else None
         ),

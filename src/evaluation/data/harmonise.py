@@ -203,5 +203,5 @@ def harmonise(
 
 
 #: Stock counts are averaged over a quarter's months; every other admin count is a flow and adds up.
-_STOCKS = ("one_stop_staff", "households_total", "ballot_roster")
+_STOCKS = ("one_stop_staff", "officials_trained", "households_total", "ballot_roster")
 _ADDITIVE = ADMIN_COUNTS

@@ -8,6 +8,7 @@ problem can point at the exact row to fix. Raw files are only ever read.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import os
@@ -15,10 +16,11 @@ import re
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +29,38 @@ READABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
 
 
 class InputFileError(ValueError):
-    """A file that cannot be read at all (missing, wrong format, empty)."""
+    """A file that cannot be read at all (missing, wrong format, empty, ambiguous header).
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    what : str
+        What is wrong, in plain words.
+    fix : str
+        How to fix it.
+    rule : str
+        Name of the rule in ``messages/<language>/validation.yaml`` (the problem table's row
+        carries that rule's fixed wording; ``value`` carries the particulars).
+    row, column, value : str
+        Where, when the problem sits at one place (``row`` "1 (header)" for a header problem).
+
+    The message is ``"<path>: <what>; <fix>"``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        what: str,
+        fix: str = "",
+        rule: str = "file_damaged",
+        row: str = "file",
+        column: str = "",
+        value: str = "",
+    ) -> None:
+        self.path, self.what, self.fix, self.rule = Path(path), what, fix, rule
+        self.row, self.column, self.value = row, column, value
+        super().__init__(f"{path}: {what}" + (f"; {fix}" if fix else ""))
 
 
 def nfc(value: object) -> object:
@@ -50,7 +83,9 @@ def _cell_to_text(value: object) -> object:
     return nfc(str(value))
 
 
-def read_table(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
+def read_table(
+    path: str | Path, sheet: str | int = 0, required: Sequence[str] = ()
+) -> pd.DataFrame:
     """Read a CSV (UTF-8, with or without BOM), Excel .xlsx or Parquet file as text.
 
     Parameters
@@ -59,20 +94,45 @@ def read_table(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
         The file. Its suffix decides the reader.
     sheet : str or int
         Excel sheet name or position.
+    required : sequence of str, optional
+        Columns the table must have. In a workbook they choose the sheet (the first sheet
+        holding them, when the first does not) and the header row (title rows above it are
+        skipped).
 
     Returns
     -------
     pandas.DataFrame
         Every column as text (missing cells are ``<NA>``), column names NFC-normalised and
         stripped, index = row number in the file (header = 1, so the first record is row 2).
+
+    Raises
+    ------
+    InputFileError
+        A file that cannot be read as a table: missing, empty, not UTF-8, malformed, a column
+        name written twice, cells merged across rows; the message says what to do.
     """
     path = Path(path)
     if not path.is_file():
-        raise InputFileError(f"{path}: file not found")
+        raise InputFileError(
+            path, "file not found", "check the path in the params file", rule="file_not_found"
+        )
     suffix = path.suffix.lower()
+    if suffix not in READABLE_SUFFIXES:
+        raise InputFileError(
+            path,
+            f"cannot read '{suffix}' files",
+            f"save it as one of {', '.join(READABLE_SUFFIXES)}",
+            rule="file_kind",
+            value=suffix,
+        )
+    if path.stat().st_size == 0:
+        raise InputFileError(path, "the file is empty", _EMPTY_FIX, rule="file_empty")
+    if suffix == ".xlsx":
+        return _read_xlsx(path, sheet, required)
     try:
         if suffix == ".csv":
             separator = _separator(path)
+            _check_header(path, _csv_header(path, separator))
             # utf-8-sig strips a BOM when there is one and reads plain UTF-8 otherwise.
             frame = pd.read_csv(
                 path,
@@ -84,35 +144,47 @@ def read_table(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
             )
             if separator == ";":  # a Vietnamese-locale Excel export: decimal commas
                 frame = frame.apply(_decimal_comma_to_dot)
-        elif suffix == ".xlsx":
-            frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl")
-        elif suffix == ".parquet":
-            frame = pd.read_parquet(path)
         else:
-            raise InputFileError(
-                f"{path}: cannot read '{suffix}' files; save it as one of {', '.join(READABLE_SUFFIXES)}"
-            )
+            frame = pd.read_parquet(path)
     except UnicodeDecodeError as err:
         raise InputFileError(
-            f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); "
-            "save it as 'CSV UTF-8' (Excel: File > Save As > CSV UTF-8)"
-        ) from err
+            path,
+            f"not UTF-8 text ({err.reason} at byte {err.start})",
+            "save it as 'CSV UTF-8' (Excel: File > Save As > CSV UTF-8)",
+            rule="file_encoding",
+            value=f"byte {err.start}",
+        ) from None
     except InputFileError:
         raise
+    except pd.errors.EmptyDataError:
+        raise InputFileError(path, "the file is empty", _EMPTY_FIX, rule="file_empty") from None
     except pd.errors.ParserError as err:
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
         if found:
             expected, line, saw = found.groups()
             raise InputFileError(
-                f"{path}: line {line} has {saw} cells but the header has {expected}; a cell "
-                "probably contains the separator: put that cell in double quotes, or save the "
-                "sheet again as 'CSV UTF-8' from Excel"
+                path,
+                f"line {line} has {saw} cells but the header has {expected}",
+                "a cell probably contains the separator: put that cell in double quotes, or "
+                "save the sheet again as 'CSV UTF-8' from Excel",
+                rule="csv_cells",
+                row=line,
+                value=f"{saw} cells, header {expected}",
             ) from None
         raise InputFileError(
-            f"{path}: not a readable CSV table ({err}); save it again as CSV UTF-8"
+            path,
+            "not a readable CSV table",
+            "save it again as 'CSV UTF-8' from Excel",
+            rule="file_damaged",
+            value=suffix,
         ) from None
-    except Exception as err:  # pandas raises many types for a malformed file
-        raise InputFileError(f"{path}: could not be read as {suffix}: {err}") from err
+    except Exception:  # pandas and pyarrow raise many types for a malformed file
+        raise InputFileError(
+            path,
+            f"could not be read as {suffix} (the file is damaged or is not really a {suffix} file)",
+            "open it in the program that made it and save it again",
+            value=suffix,
+        ) from None
     frame.columns = [str(nfc(str(c))) for c in frame.columns]
     if suffix == ".csv":  # already text: only strip and NFC-normalise the non-ASCII cells (fast)
         frame = frame.astype("string")
@@ -126,6 +198,150 @@ def read_table(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
         frame = frame.apply(lambda col: col.map(_cell_to_text)).astype("string")
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")
     return frame
+
+
+_EMPTY_FIX = "save the table again with its header row and its records"
+
+
+def _csv_header(path: Path, separator: str) -> list[str]:
+    """The header cells of a CSV file as written (pandas renames a repeated name silently)."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle, delimiter=separator), [])
+    return [str(nfc(cell)) for cell in header]
+
+
+def _check_header(path: Path, header: Sequence[str]) -> None:
+    """Refuse an empty header or a column name written twice (which value would count?)."""
+    if not any(header):
+        raise InputFileError(
+            path, "the file is empty (no header row)", _EMPTY_FIX, rule="file_empty"
+        )
+    named = [h for h in header if h]
+    repeated = sorted({h for h in named if named.count(h) > 1})
+    if repeated:
+        raise InputFileError(
+            path,
+            f"column name '{repeated[0]}' appears {named.count(repeated[0])} times in the header",
+            "rename or delete the repeated column, so that each name is used once",
+            rule="duplicate_column",
+            row="1 (header)",
+            value=f"{named.count(repeated[0])} times",
+            column=repeated[0],
+        )
+
+
+#: Workbooks larger than this are streamed (read-only) rather than loaded whole.
+_FULL_LOAD_BYTES = 30_000_000
+#: Rows of a sheet searched for the header (title rows above it are common in Excel).
+_HEADER_SEARCH_ROWS = 10
+
+
+def _read_xlsx(path: Path, sheet: str | int, required: Sequence[str]) -> pd.DataFrame:
+    """One sheet of a workbook as text, with the header row found and merged cells refused."""
+    from openpyxl import load_workbook
+
+    # Only a full load knows the merged cells; a very large workbook is streamed (read-only)
+    # to keep memory in bounds, and its merged cells go unchecked.
+    streamed = path.stat().st_size > _FULL_LOAD_BYTES
+    try:
+        book = load_workbook(path, data_only=True, read_only=streamed)
+    except Exception:  # openpyxl and zipfile raise many types for a damaged workbook
+        raise InputFileError(
+            path,
+            "could not be read as .xlsx (the file is damaged or is not really a .xlsx file)",
+            "open it in Excel and save it again as an Excel workbook (.xlsx)",
+            value=".xlsx",
+        ) from None
+    names = book.sheetnames
+    wanted = {str(nfc(c)) for c in required}
+    if isinstance(sheet, str):
+        if sheet not in names:
+            raise InputFileError(
+                path,
+                f"has no sheet named '{sheet}'",
+                f"use one of: {', '.join(names)}",
+                rule="no_table_sheet",
+                value=", ".join(names),
+            )
+        candidates = [sheet]
+    else:
+        candidates = [names[sheet], *(n for n in names if n != names[sheet])]
+    chosen = None
+    for name in candidates:
+        rows = list(book[name].iter_rows(values_only=True))
+        header_at = _header_row(rows, wanted)
+        if header_at is not None:
+            chosen = (name, rows, header_at)
+            break
+    if chosen is None:
+        if wanted and len(names) > 1:
+            raise InputFileError(
+                path,
+                f"none of its sheets ({', '.join(names)}) has a header row with the columns "
+                f"{', '.join(sorted(wanted))}",
+                "put the table, with its header in the first row, in the first sheet",
+                rule="no_table_sheet",
+                row="1 (header)",
+                value=", ".join(names),
+            )
+        name = candidates[0]
+        chosen = (name, list(book[name].iter_rows(values_only=True)), 0)
+    name, rows, header_at = chosen
+    if not rows or not any(v is not None for v in rows[header_at]):
+        raise InputFileError(path, f"sheet '{name}' is empty", _EMPTY_FIX, rule="file_empty")
+    width = max(len(r) for r in rows)  # a streamed sheet may give rows of unequal length
+    rows = [tuple(r) + (None,) * (width - len(r)) for r in rows]
+    header = ["" if v is None else str(nfc(str(v))) for v in rows[header_at]]
+    _check_header(path, header)
+    if streamed:
+        book.close()  # a read-only workbook keeps its file open until closed
+    else:
+        _refuse_merged_cells(path, book[name], header, header_at + 1)
+    body = rows[header_at + 1 :]
+    row_numbers = range(header_at + 2, header_at + 2 + len(body))
+    frame = pd.DataFrame(body, columns=range(len(header)), index=row_numbers, dtype=object)
+    frame = frame.loc[frame.notna().any(axis=1)]  # blank formatted rows at the end of a sheet
+    keep = [i for i, h in enumerate(header) if h or frame[i].notna().any()]
+    frame = frame[keep]
+    frame.columns = [header[i] or f"(column {i + 1} without a name)" for i in keep]
+    frame = frame.apply(lambda col: col.map(_cell_to_text)).astype("string")
+    frame.index.name = "row"
+    return frame
+
+
+def _header_row(rows: list[tuple], wanted: set[str]) -> int | None:
+    """Index of the first of the top rows holding every ``wanted`` name (0 when none wanted)."""
+    if not wanted:
+        return 0
+    for index, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
+        cells = {str(nfc(str(v))) for v in row if v is not None}
+        if wanted <= cells:
+            return index
+    return None
+
+
+def _refuse_merged_cells(path: Path, sheet: Any, header: list[str], header_line: int) -> None:
+    """Cells merged below the header hold their value in the first row only: refuse them."""
+    merged = sorted(
+        (r for r in sheet.merged_cells.ranges if r.max_row > header_line),
+        key=lambda r: (r.min_row, r.min_col),
+    )
+    if not merged:
+        return
+    first = merged[0]
+    column = header[first.min_col - 1] if first.min_col <= len(header) else ""
+    value = sheet.cell(first.min_row, first.min_col).value
+    more = f" (and {len(merged) - 1} more merged ranges)" if len(merged) > 1 else ""
+    raise InputFileError(
+        path,
+        f"cells {first.coord} are merged: a merged cell holds its value in its first row only, "
+        f"so the other rows would read as empty{more}",
+        "unmerge the cells (Excel: Home > Merge & Center) and write the value in every row",
+        rule="merged_cells",
+        row=f"{first.min_row}-{first.max_row}",
+        column=column,
+        value=f"{first.coord}: {'' if value is None else value}{more}",
+    )
 
 
 def _separator(path: Path) -> str:

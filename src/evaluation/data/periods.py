@@ -99,3 +99,31 @@ def period_text(index: int | float, period_format: PeriodFormat) -> str:
 def frequency_format(frequency: str) -> PeriodFormat | None:
     """The period format a ``data.panel.frequency`` implies (None: detect from the data)."""
     return {"year": "integer", "quarter": "quarter", "month": "month"}.get(frequency)
+
+
+def canonical_labels(values: pd.Series, months: bool = False) -> pd.Series:
+    """Quarter labels written another way (``2019 Q4``, ``Q4/2019``, ``2019-Q4``) as ``2019Q4``,
+    and with ``months`` month labels (``2019/10``, ``10/2019``) as ``2019-10``.
+
+    Cells that are neither stay as written, so that the contract reports them with their row.
+    """
+    texts = values.astype("string")
+
+    def canonical(text: object) -> object:
+        if pd.isna(text):
+            return text
+        quarter = _quarter(str(text).strip())
+        if quarter is not None:
+            return str(pd.Period(ordinal=quarter, freq="Q"))
+        if months:
+            month = _month(str(text).strip())
+            if month is not None:
+                return str(pd.Period(ordinal=month, freq="M"))
+        return text
+
+    unusual = texts.notna() & ~texts.str.fullmatch(r"\d{4}Q[1-4]|\d{4}-\d{2}").fillna(False)
+    if not unusual.any():
+        return values
+    out = texts.copy()
+    out[unusual] = texts[unusual].map(canonical)
+    return out.astype("string")

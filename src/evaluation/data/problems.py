@@ -50,13 +50,25 @@ def combine(problems: Iterable[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[PROBLEM_COLUMNS]
 
 
-def format_problems(problems: pd.DataFrame, limit: int = 50, width: int = 40) -> str:
-    """The problems as a plain-text table for the terminal (the first ``limit`` rows).
+def format_problems(
+    problems: pd.DataFrame,
+    limit: int | None = 50,
+    width: int = 40,
+    headers: dict[str, str] | None = None,
+    more: str = "... and {n} more problems",
+) -> str:
+    """The problems as a plain-text table for the terminal (the first ``limit`` rows, every row
+    when ``limit`` is None).
 
-    Long cells wrap onto continuation lines within their column, never cut.
+    Long cells wrap onto continuation lines within their column, never cut. ``headers`` names
+    the columns (default: the column names); ``more`` is the line that counts the rows left
+    out (``{n}``).
     """
-    shown = problems.head(limit).fillna("")
-    widths = {c: min(width, max(len(c), *(len(str(v)) for v in shown[c]))) for c in PROBLEM_COLUMNS}
+    names = {c: (headers or {}).get(c, c) for c in PROBLEM_COLUMNS}
+    shown = (problems if limit is None else problems.head(limit)).fillna("")
+    widths = {
+        c: min(width, max(len(names[c]), *(len(str(v)) for v in shown[c]))) for c in PROBLEM_COLUMNS
+    }
 
     def lines(values: Iterable[object]) -> list[str]:
         cells = [
@@ -72,11 +84,14 @@ def format_problems(problems: pd.DataFrame, limit: int = 50, width: int = 40) ->
             for i in range(height)
         ]
 
-    out = [*lines(PROBLEM_COLUMNS), "-+-".join("-" * widths[c] for c in PROBLEM_COLUMNS)]
+    out = [
+        *lines(names[c] for c in PROBLEM_COLUMNS),
+        "-+-".join("-" * widths[c] for c in PROBLEM_COLUMNS),
+    ]
     for row in shown.itertuples(index=False):
         out += lines(row)
-    if len(problems) > limit:
-        out.append(f"... and {len(problems) - limit} more problems")
+    if len(problems) > len(shown):
+        out.append(more.format(n=len(problems) - len(shown)))
     return "\n".join(out)
 
 

@@ -14,9 +14,21 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation.config import RegistryParams
-from evaluation.data.io import read_table
-from evaluation.data.problems import DataValidationError, raise_if_problems
-from evaluation.data.schemas import changes_schema, unit_map_schema, validate_frame
+from evaluation.data.io import InputFileError, read_table
+from evaluation.data.problems import (
+    PROBLEM_COLUMNS,
+    DataValidationError,
+    empty_problems,
+    problem_frame,
+    raise_if_problems,
+)
+from evaluation.data.schemas import (
+    RULES,
+    Contract,
+    changes_schema,
+    unit_map_schema,
+    validate_frame,
+)
 
 MAP_COLUMNS = [
     "commune_code",
@@ -77,20 +89,45 @@ def load_registry(params: RegistryParams) -> Registry:
     maps: dict[date, pd.DataFrame] = {}
     problems = []
     for unit_map in params.maps:
-        raw = read_table(unit_map.path)
-        clean, found = validate_frame(raw, unit_map_schema(), unit_map.path)
-        problems.append(found)
+        contract = unit_map_schema()
+        raw, found = _read(unit_map.path, contract)
+        if raw is None:
+            problems.append(found)
+            continue
+        clean, found = validate_frame(raw, contract, unit_map.path)
+        problems += [found, _no_records(raw, unit_map.path)]
         maps[unit_map.effective_date] = clean.reset_index(drop=True)
+    changes = pd.DataFrame(columns=CHANGE_COLUMNS, dtype="string")
     if params.changes is not None:
-        raw = read_table(params.changes)
-        known = set().union(*(set(m["commune_code"].dropna()) for m in maps.values()))
-        changes, found = validate_frame(raw, changes_schema(known), params.changes)
-        problems.append(found)
-        changes = changes.reset_index(drop=True)
-    else:
-        changes = pd.DataFrame(columns=CHANGE_COLUMNS, dtype="string")
+        known = set().union(set(), *(set(m["commune_code"].dropna()) for m in maps.values()))
+        contract = changes_schema(known)
+        raw, found = _read(params.changes, contract)
+        if raw is None:
+            problems.append(found)
+        else:
+            changes, found = validate_frame(raw, contract, params.changes)
+            problems.append(found)
+            changes = changes.reset_index(drop=True)
     raise_if_problems(problems)
     return Registry(maps=maps, changes=changes)
+
+
+def _read(path: Path, contract: Contract) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """A registry file as text, or None and the one problem row saying why it cannot be read."""
+    required = [name for name, column in contract.schema.columns.items() if column.required]
+    try:
+        return read_table(path, required=required), empty_problems()
+    except InputFileError as err:
+        what, fix = RULES.get(err.rule, (err.what, err.fix))
+        row = (str(err.path), err.row, err.column, err.value, what, fix)
+        return None, pd.DataFrame([row], columns=PROBLEM_COLUMNS).astype("string")
+
+
+def _no_records(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+    if len(raw):
+        return empty_problems()
+    what, fix = RULES["no_records"]
+    return problem_frame(path, ["2"], "", [""], what, fix)
 
 
 def crosswalk(

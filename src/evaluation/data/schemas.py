@@ -31,7 +31,12 @@ ADMIN_COUNTS = (
     "one_stop_staff",
     "households_total",
     "ballot_roster",
+    # Optional fields the province's review asked about (officials' awareness, rewards).
+    "officials_trained",
+    "rewards_given",
 )
+#: Optional ballot questions outside the satisfaction index, on the same Likert scale.
+OPTIONAL_BALLOT_ITEMS = ("officials_understand_model",)
 
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
 _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -58,7 +63,42 @@ RULE_NAMES = (
     "positive_number",
     "allowed_values",
     "date_or_wave",
+    # files that cannot be read as a table (evaluation.data.io.InputFileError)
+    "file_not_found",
+    "file_kind",
+    "file_empty",
+    "file_encoding",
+    "csv_cells",
+    "file_damaged",
+    "duplicate_column",
+    "no_table_sheet",
+    "merged_cells",
+    "no_records",
+    # plausibility (evaluation.data.plausibility)
+    "thousands_separator",
+    "part_above_total",
+    "share_above_one",
+    "duplicate_household_wave",
+    "mixed_frequency",
+    "date_in_future",
+    "wave_far_from_others",
+    "start_far_before_data",
+    "start_in_future",
+    "pilot_not_on_map",
+    "no_start_date",
+    "ballots_above_roster",
+    "ballots_above_households",
+    "money_in_millions",
+    "budget_in_millions",
+    # parameters that name something the data do not have (evaluation.prepare)
+    "unknown_covariate",
+    "unknown_condition",
+    "panel_key_elsewhere",
 )
+
+#: Rules whose breach is a warning: the run goes on, and the warning is shown by ``validate``
+#: and repeated on page 01. Every other rule stops the run.
+WARNING_RULES = ("start_in_future", "ballots_above_roster")
 
 
 def rule_text(name: str, language: Language = "en") -> tuple[str, str]:
@@ -68,6 +108,26 @@ def rule_text(name: str, language: Language = "en") -> tuple[str, str]:
 
 #: Rule name -> (what the rule says, how to fix a breach), in English.
 RULES: dict[str, tuple[str, str]] = {name: rule_text(name) for name in RULE_NAMES}
+
+
+def is_warning(problems: pd.DataFrame) -> pd.Series:
+    """Which rows of a problem table (English text) are warnings rather than errors."""
+    warnings = {RULES[name][0] for name in WARNING_RULES}
+    return problems["rule"].isin(warnings).astype(bool)
+
+
+def localise_problems(problems: pd.DataFrame, language: Language) -> pd.DataFrame:
+    """A problem table with each known rule and its fix in ``language`` (the table itself is
+    written in English); rule text of another origin (a parameter's own hint) stays as is."""
+    if language == "en" or not len(problems):
+        return problems.copy()
+    words: dict[str, str] = {}
+    for name in RULE_NAMES:
+        words.update(zip(rule_text(name, "en"), rule_text(name, language), strict=True))
+    out = problems.copy()
+    for column in ("rule", "how_to_fix"):
+        out[column] = out[column].map(lambda text: words.get(text, text)).astype("string")
+    return out
 
 
 def parse_date(text: object) -> pd.Timestamp | None:
@@ -271,6 +331,11 @@ def ballots_schema(
     }
     for item in items:
         columns[item] = _text(nullable=True, checks=[_element("likert_range", likert_ok)])
+    for item in OPTIONAL_BALLOT_ITEMS:
+        if item not in columns:
+            columns[item] = _text(
+                nullable=True, required=False, checks=[_element("likert_range", likert_ok)]
+            )
     schema = pa.DataFrameSchema(columns, strict=False)
 
     def date_or_wave(raw: pd.DataFrame) -> list[tuple[str, pd.Index, str]]:
@@ -296,12 +361,13 @@ def ballots_schema(
         labels = out["wave"].astype(str)
         starts = {w: pd.Period(w, freq="Q").start_time for w in labels.unique()}
         out["survey_date"] = out["survey_date"].fillna(labels.map(starts))
-        for item in items:
+        present = [i for i in OPTIONAL_BALLOT_ITEMS if i in out and i not in items]
+        for item in [*items, *present]:
             values = pd.to_numeric(out[item], errors="coerce")
             out[item] = values.where(~values.isin(no_opinion)).astype("Float64")
         out["weight"] = pd.to_numeric(out["weight"]) if "weight" in out else 1.0
         # Respondent covariates (extra columns) that are all numbers become numbers.
-        for col in out.columns.difference([*_BALLOT_TEXT, *items, "weight"]):
+        for col in out.columns.difference([*_BALLOT_TEXT, *items, *present, "weight"]):
             values = out[col].dropna().astype(str)
             if len(values) and values.str.fullmatch(_NUMBER.pattern.strip("^$")).all():
                 out[col] = pd.to_numeric(out[col]).astype(float)
@@ -310,10 +376,17 @@ def ballots_schema(
     return Contract("ballots", schema, convert, date_or_wave)
 
 
+def _period_ok(text: str) -> bool:
+    """A quarter ``2019Q4`` or a real month ``2019-10`` (month 1 to 12)."""
+    if not _PERIOD.match(text):
+        return False
+    return "Q" in text or 1 <= int(text[5:7]) <= 12
+
+
 def admin_schema(known: set[str]) -> Contract:
     columns: dict[str, pa.Column] = {
         "commune_code": _text(checks=_code_checks(known)),
-        "period": _text(checks=[_matches(_PERIOD.pattern.strip("^$"), "period_format")]),
+        "period": _text(checks=[_element("period_format", _period_ok)]),
     }
     for name in ADMIN_COUNTS:
         columns[name] = _number(required=name in ("households_total", "ballot_roster"))

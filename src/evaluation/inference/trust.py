@@ -16,8 +16,10 @@ and Webb weights, :func:`evaluation.inference.wild_bootstrap.wild_cluster_bootst
 ``n_boot`` = 399 draws by default inside the simulation: the size of a bootstrap test does not
 depend on B when alpha (B+1) is an integer, only its power and p-value resolution do),
 randomisation inference on the CRV1 t (``n_ri`` = 199 re-assignments per simulated data set,
-exact size for the same reason) and the commune-level aggregated Welch test. A method is
-rejected at ``p <= alpha``.
+exact size for the same reason), the commune-level aggregated Welch test and the Ferman-Pinto
+permutation test of the commune-level DiD whose residuals are rescaled by the number of ballots
+per commune (:mod:`evaluation.inference.ferman_pinto`, ``n_ri`` permutations per simulated data
+set). A method is rejected at ``p <= alpha``.
 
 Speed: all methods work on commune-wave cells (exact for ballot-level data whose regressors are
 constant within commune-wave cells, see :mod:`evaluation.inference.cluster_robust`); CRV1 and RI
@@ -42,8 +44,8 @@ from scipy import stats
 
 from evaluation.i18n import Language, format_percent, t
 from evaluation.inference.aggregated import aggregated_welch, welch_from_changes
+from evaluation.inference.cluster_robust import METHOD_LABELS as _REGRESSION_LABELS
 from evaluation.inference.cluster_robust import (
-    METHOD_LABELS,
     PanelDesign,
     _cr2_se_df,
     _cv3_se,
@@ -52,6 +54,14 @@ from evaluation.inference.cluster_robust import (
     crv1,
     cv3,
     panel_design,
+)
+from evaluation.inference.ferman_pinto import (
+    FERMAN_PINTO_LABEL,
+    cell_ballots,
+    commune_changes,
+    draw_permutations,
+    ferman_pinto,
+    fp_p_value,
 )
 from evaluation.inference.randomization import (
     RIEngine,
@@ -64,6 +74,7 @@ from evaluation.inference.randomization import (
 
 __all__ = [
     "DEFAULT_METHODS",
+    "METHOD_LABELS",
     "applicable_methods",
     "DEFAULT_PREFERENCE",
     "HeadlineVerdict",
@@ -83,7 +94,11 @@ DEFAULT_METHODS: tuple[str, ...] = (
     "wcr_webb",
     "ri",
     "aggregated_welch",
+    "ferman_pinto",
 )
+
+#: Full description of every method (``inference`` column of ``tables/effects.csv``).
+METHOD_LABELS: dict[str, str] = {**_REGRESSION_LABELS, "ferman_pinto": FERMAN_PINTO_LABEL}
 
 #: Order in which methods that pass the size check are preferred for the board. CR2-BM first:
 #: analytic, no seed, an ordinary interval; then the bootstraps and RI (seed-dependent but
@@ -92,6 +107,7 @@ DEFAULT_PREFERENCE: tuple[str, ...] = (
     "cr2_bm",
     "wcr_rademacher",
     "ri",
+    "ferman_pinto",
     "wcr_webb",
     "cv3",
     "aggregated_welch",
@@ -103,6 +119,7 @@ NULL_DESIGNS: tuple[str, ...] = ("placebo", "effect_removed")
 #: Why a method is left out of a design (message keys under ``inference.left_out``).
 LEFT_OUT_ONE_CLUSTER = "inference.left_out.one_treated_cluster"
 LEFT_OUT_WELCH = "inference.left_out.welch_units"
+LEFT_OUT_FERMAN_PINTO = "inference.left_out.ferman_pinto_units"
 
 SIZE_COLUMNS: list[str] = [
     "null_design",
@@ -130,6 +147,7 @@ class _NullSetup:
     strata: np.ndarray
     starts: np.ndarray
     note: str = ""
+    ballots: np.ndarray | None = None  # ballots behind each cell (Ferman-Pinto)
 
 
 def _path(design: PanelDesign, starts: np.ndarray, assignment: np.ndarray) -> np.ndarray:
@@ -211,6 +229,23 @@ def _changes(design: PanelDesign, post_start: int) -> tuple[np.ndarray, np.ndarr
     return means[1] - means[0], ok
 
 
+def _ferman_pinto_p(
+    setup: _NullSetup, assignments: np.ndarray, n_perm: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Ferman-Pinto p-value of every simulated assignment (``n_perm`` permutations each)."""
+    design = setup.design
+    ballots = setup.ballots if setup.ballots is not None else design.w
+    changes, h, complete = commune_changes(design, design.y, ballots, setup.starts)
+    changes, h = changes[complete], h[complete]
+    strata = setup.strata[complete]
+    out = np.full(len(assignments), np.nan)
+    for s, labels in enumerate(assignments[:, complete]):
+        if (labels == 0).sum() >= 2 and (labels > 0).any():
+            perms = draw_permutations(strata, n_perm, rng)
+            out[s] = fp_p_value(changes, h, labels, perms)
+    return out
+
+
 def _simulate(
     setup: _NullSetup,
     methods: Sequence[str],
@@ -240,6 +275,8 @@ def _simulate(
         changes, ok = _changes(design, int(starts.min()))
         tw, dfw = welch_from_changes(changes[ok], (assignments > 0)[:, ok])
         p["aggregated_welch"] = 2 * stats.t.sf(np.abs(tw), dfw)
+    if "ferman_pinto" in methods:
+        p["ferman_pinto"] = _ferman_pinto_p(setup, assignments, n_ri, rng)
     analytic = [m for m in ("cr2_bm", "cv3") if m in methods]
     wild = [m for m in ("wcr_rademacher", "wcr_webb") if m in methods]
     if analytic or wild:
@@ -301,6 +338,7 @@ def measure_size(
     alpha: float = 0.05,
     n_boot: int = 399,
     n_ri: int = 199,
+    ballots: str | None = None,
 ) -> pd.DataFrame:
     """Rejection rate at ``alpha`` of each method under a true null, on this data's design.
 
@@ -332,7 +370,9 @@ def measure_size(
     n_boot : int
         Wild bootstrap draws per simulated data set.
     n_ri : int
-        Randomisation re-assignments per simulated data set.
+        Randomisation re-assignments (and Ferman-Pinto permutations) per simulated data set.
+    ballots : str, optional
+        Column of ballots behind each row, for the Ferman-Pinto test (None: one ballot a row).
 
     Returns
     -------
@@ -374,6 +414,10 @@ def measure_size(
             setup = _placebo_setup(data, args, labels, strata_codes, starts, full, rng)
         else:
             setup = _effect_removed_setup(full, labels, strata_codes, starts)
+        if "ferman_pinto" in methods:
+            used = [outcome, treatment, *([weights] if weights else []), *covariates]
+            cells = cell_ballots(data, setup.design, unit, time, ballots, used)
+            setup = _NullSetup(**{**setup.__dict__, "ballots": cells})
         pvals = _simulate(setup, methods, n_sims, rng, alpha, n_boot, n_ri, covariates)
         for m in methods:
             valid = np.isfinite(pvals[m])
@@ -440,6 +484,11 @@ def applicable_methods(
         treated = first >= 0
         if (ok & treated).sum() < 2 or (ok & ~treated).sum() < 2:
             left["aggregated_welch"] = LEFT_OUT_WELCH
+    if "ferman_pinto" in methods and "ferman_pinto" not in left:
+        first, starts = _unit_cohorts(design)
+        _, _, complete = commune_changes(design, design.y, design.w, starts)
+        if (complete & (first >= 0)).sum() < 1 or (complete & (first < 0)).sum() < 2:
+            left["ferman_pinto"] = LEFT_OUT_FERMAN_PINTO
     return tuple(m for m in methods if m not in left), left
 
 
@@ -453,7 +502,7 @@ class HeadlineVerdict:
     Attributes
     ----------
     method : str
-        Chosen method (a key of :data:`~evaluation.inference.cluster_robust.METHOD_LABELS`).
+        Chosen method (a key of :data:`METHOD_LABELS`).
     reason : str
         Plain English explanation (use :meth:`explain` for Vietnamese).
     reason_key : str
@@ -681,11 +730,13 @@ def compare_methods(
     ri_budget: int = 9999,
     seed: int = 0,
     alpha: float = 0.05,
+    ballots: str | None = None,
 ) -> pd.DataFrame:
     """Every method's estimate, interval and p-value for the headline effect (tidy).
 
     Parameters are those of :func:`measure_size`; ``n_boot`` and ``ri_budget`` are the draws
-    of the real-data wild bootstrap and randomisation test. ``methods=None`` runs every method
+    of the real-data wild bootstrap and randomisation test (``ri_budget`` also the
+    Ferman-Pinto permutations). ``methods=None`` runs every method
     that can run on this design (:func:`applicable_methods`).
 
     Returns
@@ -745,6 +796,21 @@ def compare_methods(
             post_start = data.loc[data[treatment] == 1, time].min()
             a = aggregated_welch(data, outcome, treatment, unit, time, weights, post_start, alpha)
             rows.append((m, a.estimate, a.std_error, a.df, a.conf_low, a.conf_high, a.p_value))
+        elif m == "ferman_pinto":
+            f = ferman_pinto(
+                data,
+                outcome,
+                treatment,
+                unit,
+                time,
+                ballots=ballots,
+                strata=strata,
+                weights=weights,
+                n_permutations=ri_budget,
+                seed=seed,
+                alpha=alpha,
+            )
+            rows.append((m, f.estimate, math.nan, math.nan, f.conf_low, f.conf_high, f.p_value))
         else:
             raise ValueError(f"unknown method {m!r}; choose among {list(DEFAULT_METHODS)}.")
     out = pd.DataFrame(

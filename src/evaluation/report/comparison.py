@@ -272,6 +272,12 @@ def overlap_reading(weights: ComparisonWeights, params: Params, language: Langua
     return text
 
 
+def trim_reference(weights: ComparisonWeights, language: Language) -> str | None:
+    """The trimming rule's reference and the weights' estimand, for the researchers' part
+    (None under fixed bounds: nothing to cite)."""
+    return t("comparison.trim_reference", language) if weights.rule == "crump" else None
+
+
 def weighting_reading(
     before: Balance, after: Balance, weights: ComparisonWeights, params: Params, language: Language
 ) -> str:

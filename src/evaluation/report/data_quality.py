@@ -17,7 +17,7 @@ from evaluation.i18n import Language, format_number, format_percent, t
 from evaluation.measures import period_label
 from evaluation.prepare import Prepared
 from evaluation.report.effects import outcome_label
-from evaluation.report.style import COMPARISON_COLOUR, PILOT_COLOUR, new_figure
+from evaluation.report.style import COMPARISON_COLOUR, PILOT_COLOUR, new_figure, place_legend
 from evaluation.report.wording import (
     is_hanam,
     noun_values,
@@ -150,7 +150,7 @@ def coverage_figure(result: adq.Coverage, prepared: Prepared, language: Language
     ax.set_xticks(x, [_period(prepared, w, language) for w in x], rotation=45, ha="right")
     ax.set_ylabel(t("dq.coverage_axis", language))
     ax.set_title(t("dq.coverage_title", language))
-    ax.legend(loc="lower left")
+    place_legend(ax)  # "lower left" hid the first waves' points
     return fig
 
 

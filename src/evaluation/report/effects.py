@@ -120,6 +120,8 @@ def item_label(params: Params, item: str, language: Language) -> str:
 
 _INFERENCE_KINDS = (
     # Most specific first: the randomisation label mentions CRV1, the bootstrap labels Webb.
+    ("ferman-pinto", "ferman_pinto"),
+    ("delete-one-cluster jackknife", "cs_jackknife"),
     ("randomisation", "ri"),
     ("wcr-rademacher", "wcr_rademacher"),
     ("wild cluster restricted bootstrap, rademacher", "wcr_rademacher"),
@@ -408,7 +410,55 @@ def event_reading(estimate: EffectEstimate, params: Params, language: Language) 
         if p >= params.analysis.alpha
         else "effects_page.event_reading_bad"
     )
-    return t(key, language, p=format_p_value(p, language))
+    text = t(key, language, p=format_p_value(p, language))
+    power = trend_power_sentence(estimate, params, language)
+    return f"{text} {power}" if power else text
+
+
+def trend_power_sentence(estimate: EffectEstimate, params: Params, language: Language) -> str:
+    """How large a steady drift page 3's pre-start test would notice (Roth 2022), in plain
+    words; empty when the event study carries no power (too few leads)."""
+    return trend_power_text(
+        estimate.diagnostics.get("_power"),
+        estimate.outcome,
+        params,
+        language,
+        key="effects_page.pretrend_power",
+    )
+
+
+def trend_power_text(
+    power: object,
+    outcome: str,
+    params: Params,
+    language: Language,
+    key: str,
+    effect_key: str = "robustness_page.pretrend_power_effect",
+) -> str:
+    """The pre-trend test's power in plain words (pages 3, 4 and 7 share it): the drift it
+    would notice with 80% and 50% chance (message ``key``) and, when known, its chance of
+    noticing a drift that alone would make the whole effect (``effect_key``); '' when the power
+    could not be computed."""
+    slope_80 = getattr(power, "slope_80", math.nan)
+    if power is None or not math.isfinite(slope_80):
+        return ""
+    words = nouns(params, language)
+    text = t(
+        key,
+        language,
+        **words,
+        slope80=format_effect(outcome, slope_80, language),
+        slope50=format_effect(outcome, power.slope_50, language),
+    )
+    if math.isfinite(power.slope) and math.isfinite(power.power):
+        text += " " + t(
+            effect_key,
+            language,
+            **words,
+            slope=format_effect(outcome, power.slope, language),
+            power=format_percent(power.power, language, 0),
+        )
+    return text
 
 
 def results_entry(

@@ -21,6 +21,7 @@ from evaluation.report.style import (
     EFFECT_COLOUR,
     PILOT_COLOUR,
     new_figure,
+    place_legend,
 )
 
 __all__ = ["event_study_figure", "headline_effect_figure"]
@@ -146,26 +147,6 @@ def event_study_figure(
     )
     ax.set_ylabel(t("effects.event_study.y_label", language, reference=_signed(reference)))
     ax.set_title(title or t("effects.event_study.title", language))
-    # Legend (headed by the pre-trend test) below the axes so it never covers an interval.
-    p_value = diagnostics.get("pretrend_p_value")
-    legend_title = None
-    if p_value is not None and np.isfinite(p_value):
-        legend_title = t(
-            "effects.event_study.pretrend",
-            language,
-            f=format_number(diagnostics.get("pretrend_wald"), language, 2),
-            p=format_p_value(p_value, language),
-        )
-    legend = ax.legend(
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.16),
-        ncols=3,
-        frameon=False,
-        title=legend_title,
-        fontsize=11,
-    )
-    if legend_title:
-        legend.get_title().set_fontsize(11)
     ax.text(
         0.99,
         0.02,
@@ -178,6 +159,17 @@ def event_study_figure(
         fontsize=11,
         color="#444444",
     )
+    # The legend, headed by the pre-trend test, where it covers no estimate or interval.
+    p_value = diagnostics.get("pretrend_p_value")
+    legend_title = None
+    if p_value is not None and np.isfinite(p_value):
+        legend_title = t(
+            "effects.event_study.pretrend",
+            language,
+            f=format_number(diagnostics.get("pretrend_wald"), language, 2),
+            p=format_p_value(p_value, language),
+        )
+    place_legend(ax, title=legend_title, fontsize=11, title_fontsize=11)
     return fig
 
 

@@ -17,6 +17,8 @@ from evaluation.report.style import (
     EFFECT_COLOUR,
     PALETTE,
     new_figure,
+    percent_axis,
+    place_legend,
     require_columns,
 )
 
@@ -188,12 +190,12 @@ def size_figure(
     handles.append(Patch(color="#2e933c", alpha=0.15, label=band_label))
     ax.set_yticks(list(y_of.values()), [_method_label(m, language) for m in y_of])
     ax.set_ylim(-0.7, len(methods) - 0.3)
-    ax.xaxis.set_major_formatter(lambda x, _pos: format_percent(x, language, 0))
+    percent_axis(ax, language, "x")
     ax.set_xlim(left=0.0)
     ax.set_xlabel(
         t("inference.figure.size_x_label", language, alpha=format_number(alpha, language, 2))
     )
     ax.set_title(title or t("inference.figure.size_title", language))
-    # below the axes: inside, it covered the last method's rates
-    fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
+    # inside only where it covers no method's rate; else below the axes
+    place_legend(ax, handles, [h.get_label() for h in handles])
     return fig

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from evaluation.estimators.ordinal import OrdinalDidResult, answer_term, satisfied_term
 from evaluation.i18n import Language, format_number, format_points, messages, t
-from evaluation.report.style import EFFECT_COLOUR, new_figure
+from evaluation.report.style import EFFECT_COLOUR, LocalisedFormatter, new_figure, place_legend
 
 __all__ = ["answer_label", "likert_distribution_figure", "likert_shift_figure"]
 
@@ -95,9 +95,7 @@ def likert_shift_figure(
     ax.grid(axis="y", visible=False)
     ax.set_xlabel(t("likert.shift.x_label", language, level=round(100 * result.level)))
     ax.set_title(title or t("likert.shift.title", language), loc="left")
-    ax.xaxis.set_major_formatter(
-        lambda value, _pos: format_number(value, language, 0 if span >= 3 else 1)
-    )
+    ax.xaxis.set_major_formatter(LocalisedFormatter(language))
     fig.text(
         0.0,
         -0.02,
@@ -201,12 +199,8 @@ def likert_distribution_figure(
     ax.grid(axis="y", visible=False)
     ax.set_xlabel(t("likert.distribution.x_label", language))
     ax.set_title(t("likert.distribution.title", language, item=item_label or item), loc="left")
-    ax.legend(
-        title=t("likert.distribution.legend", language),
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.25 if len(shares) > 2 else -0.4),
-        ncol=len(levels),
-        frameon=False,
-        fontsize=10,
+    # the bars fill the axes, so the legend finds its place below them
+    place_legend(
+        ax, title=t("likert.distribution.legend", language), ncols=len(levels), fontsize=10
     )
     return fig

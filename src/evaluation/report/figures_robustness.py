@@ -8,6 +8,7 @@ with the same columns) and returns a :class:`matplotlib.figure.Figure` built wit
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 
 import numpy as np
@@ -20,8 +21,11 @@ from evaluation.report.style import (
     EFFECT_COLOUR,
     PALETTE,
     PILOT_COLOUR,
+    LocalisedFormatter,
     new_figure,
+    place_legend,
     require_columns,
+    tick_decimals,
 )
 
 
@@ -63,8 +67,7 @@ def love_plot(
     ax.set_xlim(left=0)
     ax.set_xlabel(t("robustness.love.x_label", language))
     ax.set_title(t("robustness.love.title", language))
-    # below the axes: inside, it hid the points of the last covariates
-    fig.legend(loc="outside lower center", ncol=3, frameon=False)
+    place_legend(ax)  # where it hides no covariate's points (inside, it once hid the last ones)
     return fig
 
 
@@ -100,13 +103,13 @@ def overlap_plot(
                        label=t("robustness.overlap.bounds", language) if i == 0 else None)  # fmt: skip
     top = max(h1.max(initial=1), h0.max(initial=1))
     ax.set_ylim(-top * 1.1, top * 1.1)
-    ticks = ax.get_yticks()
-    ax.set_yticks(ticks, [format_number(abs(v), language, 0) for v in ticks])
+    # counts below the axis are the comparison group's: written without the sign
+    ax.yaxis.set_major_formatter(LocalisedFormatter(language, absolute=True))
     ax.set_xlim(0, 1)
     ax.set_xlabel(t("robustness.overlap.x_label", language))
     ax.set_ylabel(t("robustness.overlap.y_label", language))
     ax.set_title(t("robustness.overlap.title", language))
-    ax.legend(loc="upper center")
+    place_legend(ax)
     return fig
 
 
@@ -151,20 +154,24 @@ def sensitivity_plot(
         ax.errorbar([x0], [mid], yerr=[[mid - row["conf_low"]], [row["conf_high"] - mid]],
                     fmt="none", ecolor=EFFECT_COLOUR, elinewidth=2.5, capsize=6,
                     label=t("robustness.sensitivity.original", language))  # fmt: skip
-    ticks, tick_labels = list(ms), [format_number(v, language, 2) for v in ms]
+    # as many decimals as the bounds need to read differently (0,0075 and 0,0187, not 0,01/0,02)
+    decimals = tick_decimals(ms, minimum=1)
+    ticks = list(ms)
+    tick_labels = ["0" if v == 0 else format_number(v, language, decimals) for v in ms]
     if not original.empty:
         ticks.insert(0, ms.min() - gap)
         tick_labels.insert(0, "•")  # the original interval, named in the legend
     ax.set_xticks(ticks, tick_labels)
     ax.axhline(0, color="black", lw=0.8)
     if breakdown is not None and np.isfinite(breakdown):
-        value = format_number(breakdown, language, 2 if restriction == "relative_magnitudes" else 3)
+        least = 2 if restriction == "relative_magnitudes" else 3
+        value = format_number(breakdown, language, max(decimals, least))
         ax.axvline(breakdown, color=COMPARISON_COLOUR, ls=":", lw=1.5,
                    label=t("robustness.sensitivity.breakdown", language, value=value))  # fmt: skip
     ax.set_xlabel(t(f"robustness.sensitivity.x_label_{restriction}", language))
     ax.set_ylabel(t("robustness.sensitivity.y_label", language, level=_level(alpha, language)))
     ax.set_title(t(f"robustness.sensitivity.title_{restriction}", language))
-    ax.legend(loc="upper left")
+    place_legend(ax)
     return fig
 
 
@@ -233,10 +240,10 @@ def specification_chart(
     top.axhline(0, color="black", lw=0.8)
     top.set_xticks(x, [])
     top.set_xlim(-0.6, len(data) - 0.4)
-    top.set_ylabel(t("robustness.specification.y_label", language, level=_level(alpha, language)))
+    # wrapped: on one line the label ran down over the lower panel's choice names
+    y_label = t("robustness.specification.y_label", language, level=_level(alpha, language))
+    top.set_ylabel(textwrap.fill(y_label, 32))
     top.set_title(t("robustness.specification.title", language))
-    if len(groups) > 1:
-        top.legend(loc="best")
     for xi, choices in zip(x, choices_per_spec, strict=True):
         rows = [n_rows - 1 - all_choices.index(c) for c in choices]
         bottom.scatter([xi] * len(rows), rows, color="black", s=25, marker="s")
@@ -246,4 +253,6 @@ def specification_chart(
     bottom.set_ylim(-0.6, n_rows - 0.4)
     bottom.set_xlabel(t("robustness.specification.panel_label", language))
     bottom.grid(axis="x", visible=False)
+    if len(groups) > 1:  # beside the estimates' panel when no corner of it is free
+        place_legend(top, outside="right upper")
     return fig

@@ -23,6 +23,7 @@ from evaluation.report.style import (
     PALETTE,
     PILOT_COLOUR,
     new_figure,
+    place_legend,
 )
 from evaluation.report.wording import generic_noun_values
 
@@ -101,7 +102,7 @@ def bacon_figure(
     ax.set_xlabel(t("rollout.bacon.x_label", language))
     ax.set_ylabel(t("rollout.bacon.y_label", language))
     ax.set_title(t("rollout.bacon.title", language))
-    ax.legend(loc="best", fontsize=10)
+    place_legend(ax, fontsize=10)  # "best" once hid a comparison's point
     return fig
 
 
@@ -171,10 +172,12 @@ def group_time_figure(
     fig.supylabel(t("rollout.group_time.y_label", language))
     fig.suptitle(t("rollout.group_time.title", language, **nouns), fontweight="bold")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(
+    # one legend for every cohort's panel, below them all
+    place_legend(
+        axes[0],
         handles,
         labels,
-        loc="outside lower center",
+        inside=False,
         ncols=2,
         title=(
             t("rollout.group_time.interval", language, level=round(100 * level))
@@ -271,5 +274,5 @@ def dynamic_effects_figure(
     ax.set_title(
         t("rollout.dynamic.title_by", language, method=t(f"rollout.dynamic.{method}", language))
     )
-    ax.legend(loc="upper left")
+    place_legend(ax)
     return fig

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from evaluation.i18n import Language, format_number, format_percent, format_vnd, t
+from evaluation.i18n import Language, format_number, format_p_value, format_percent, format_vnd, t
 from evaluation.report.style import (
     COMPARISON_COLOUR,
     EFFECT_COLOUR,
@@ -21,7 +21,10 @@ from evaluation.report.style import (
     PILOT_COLOUR,
     new_figure,
     number_axis,
+    percent_axis,
+    place_legend,
     require_columns,
+    tick_decimals,
 )
 
 #: Characters per title line: long messages wrap instead of widening the figure.
@@ -37,10 +40,30 @@ def dose_response_figure(
     moderator_label: str | None = None,
     outcome_label: str = "",
     language: Language = "vi",
+    *,
+    test: tuple[float, float] | None = None,
+    alpha: float = 0.05,
 ) -> Figure:
     """Effect (with 95% interval) by moderator bin, from :func:`dose_response`.
 
     Bins with few pilot communes are drawn hollow and marked.
+
+    Parameters
+    ----------
+    dose : pandas.DataFrame
+        Effect by moderator bin.
+    moderator_label, outcome_label : str
+        Reader names of the moderator and the outcome.
+    language : {"vi", "en"}
+    test : tuple of float, optional
+        ``(slope, adjusted p-value)`` of the moderator's own interaction test, as the table
+        beside the figure shows it. A figure drawn beside such a table must pass it: the title
+        then says "larger"/"smaller" exactly when that p-value is below ``alpha`` (and prints
+        it), so it cannot contradict the table. Without it, the title only reads the drawn
+        bins: a difference when the first and last bins' intervals exclude each other's
+        estimates.
+    alpha : float
+        Level of the test in ``test``.
     """
     require_columns(
         dose,
@@ -51,12 +74,21 @@ def dose_response_figure(
     label = moderator_label or str(dose["moderator"].iloc[0])
     d = dose.dropna(subset=["estimate"]).sort_values("moderator_median")
     first, last = d.iloc[0], d.iloc[-1]
-    if last["estimate"] > first["conf_high"] and first["estimate"] < last["conf_low"]:
-        key = "title_increasing"
+    if test is not None:
+        slope, p_adjusted = float(test[0]), float(test[1])
+        direction = "unclear" if not p_adjusted < alpha else ("larger" if slope > 0 else "smaller")
+        title = t(
+            f"where_it_works.dose_title_{direction}",
+            language,
+            moderator=label,
+            p_holm=format_p_value(p_adjusted, language) if np.isfinite(p_adjusted) else "–",
+        )
+    elif last["estimate"] > first["conf_high"] and first["estimate"] < last["conf_low"]:
+        title = t("scaling.dose_response.title_increasing", language, moderator=label)
     elif last["estimate"] < first["conf_low"] and first["estimate"] > last["conf_high"]:
-        key = "title_decreasing"
+        title = t("scaling.dose_response.title_decreasing", language, moderator=label)
     else:
-        key = "title_flat"
+        title = t("scaling.dose_response.title_flat", language, moderator=label)
     fig, ax = new_figure(9, 5.5)
     x = d["moderator_median"].to_numpy(float)
     y = d["estimate"].to_numpy(float)
@@ -70,10 +102,10 @@ def dose_response_figure(
         ax.annotate(text, (xi, yi), xytext=(10, 8), textcoords="offset points", fontsize=12)
     ax.axhline(0, color=COMPARISON_COLOUR, lw=1.5, ls="--")
     if "pct_" in str(d["moderator"].iloc[0]):  # a share: read as 36%, not 0,36
-        ax.xaxis.set_major_formatter(lambda v, _pos: format_percent(v, language, 0))
+        percent_axis(ax, language, "x")
     ax.set_xlabel(t("scaling.dose_response.x_label", language, moderator=label))
     ax.set_ylabel(t("scaling.dose_response.y_label", language, outcome=outcome_label).strip())
-    _title(ax, t(f"scaling.dose_response.{key}", language, moderator=label))
+    _title(ax, title)
     return fig
 
 
@@ -104,8 +136,10 @@ def cost_effectiveness_heatmap(
         # white text on the dark end of the colour map only
         colour = "white" if np.isfinite(value) and image.norm(value) > 0.6 else "black"
         ax.text(c, r, text, ha="center", va="center", fontsize=12, color=colour)
-    ax.set_xticks(range(table.shape[1]), [format_number(v, language, 2) for v in table.columns])
-    ax.set_yticks(range(table.shape[0]), [format_number(v, language, 2) for v in table.index])
+    # multipliers with as many decimals as they need to read differently
+    for set_ticks, values in ((ax.set_xticks, table.columns), (ax.set_yticks, table.index)):
+        decimals = tick_decimals(values, minimum=1)
+        set_ticks(range(len(values)), [format_number(v, language, decimals) for v in values])
     ax.set_xlabel(t("scaling.cost_heatmap.x_label", language))
     ax.set_ylabel(t("scaling.cost_heatmap.y_label", language))
     ax.grid(False)
@@ -181,11 +215,8 @@ def gain_cost_curve_figure(
     ax.set_ylim(bottom=min(0.0, float(np.nanmin(y))))
     number_axis(ax, language, "y")
     number_axis(ax, language, "x", decimals=1)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(
-            loc="upper left"
-        )  # the curve rises to the right; the budget label sits bottom right
     _title(ax, title)
+    place_legend(ax)  # where neither the curve nor the budget label is
     return fig
 
 
@@ -247,11 +278,9 @@ def power_curve_figure(
         color="#555555",
     )
     ax.set_ylim(0, 1.02)
-    ax.yaxis.set_major_formatter(lambda v, _pos: format_percent(v, language, 0))
+    percent_axis(ax, language, "y")
     ax.set_xlabel(t(f"{prefix}.x_label", language, **words))
     ax.set_ylabel(t("scaling.power.y_label", language))
-    if units is None:
-        ax.legend(loc="lower right")
     effect = effect_label or format_number(float(curves["effect"].iloc[0]), language, 2)
     # the message: the smallest design (most ballots) reaching the target
     best = curves.loc[curves["ballots_per_commune"] == curves["ballots_per_commune"].max()]
@@ -276,4 +305,6 @@ def power_curve_figure(
             **words,
         )
     _title(ax, title)
+    if units is None:
+        place_legend(ax)  # where no curve, error bar or the target's label is
     return fig

@@ -1,7 +1,8 @@
 """Executed notebooks to HTML pages that board staff can open offline, and the run's index page.
 
 Pages hide the code, embed their images, set the document language, carry an A4 print
-stylesheet and load nothing from the network.
+stylesheet and load nothing from the network. Executed notebooks are first stripped of what
+differs between two executions (times, random ids), so a rerun gives the same bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from jinja2 import Environment, select_autoescape
 from nbconvert import HTMLExporter
 
 from evaluation.data.io import write_text
-from evaluation.i18n import Language, format_date, t
+from evaluation.i18n import Language, t
+from evaluation.report.wording import board_name
 
 _CDN_SCRIPT = re.compile(r"<script[^>]+src=\"https?://[^\"]+\"[^>]*>\s*</script>", re.IGNORECASE)
 _CDN_LINK = re.compile(r"<link[^>]+href=\"https?://[^\"]+\"[^>]*>", re.IGNORECASE)
@@ -26,6 +28,59 @@ _CDN_LINK = re.compile(r"<link[^>]+href=\"https?://[^\"]+\"[^>]*>", re.IGNORECAS
 def page_css() -> str:
     """The stylesheet added to every page (screen and A4 print)."""
     return resources.files("evaluation.report").joinpath("page.css").read_text("utf-8")
+
+
+#: A pandas Styler table's id: ``T_`` and a random hex uuid, also used in its CSS selectors.
+_STYLER_TABLE_ID = re.compile(r'<table id="T_([0-9a-f]+)"')
+#: An object's default repr (``<pandas...Styler at 0x7f67...>``) carries its memory address.
+_MEMORY_ADDRESS = re.compile(r"(<[\w.]+(?: object)?) at 0x[0-9a-f]+>")
+#: Per-cell papermill metadata that records when a cell ran.
+_CELL_TIMES = ("start_time", "end_time", "duration")
+
+
+def make_reproducible(executed: Path, source: Path | None = None) -> Path:
+    """Remove from an executed notebook everything that differs between two executions.
+
+    That is execution times (papermill's and Jupyter's per-cell timestamps), the random id
+    papermill gives the injected-parameters cell, the random ids pandas gives Styler tables
+    (numbered in order instead), memory addresses in object reprs and absolute paths of the
+    source and output notebooks.
+
+    Parameters
+    ----------
+    executed : path
+        The executed notebook, rewritten in place.
+    source : path, optional
+        The template it was executed from (recorded by name only).
+    """
+    node = nbformat.read(executed, as_version=4)
+    papermill = node.metadata.get("papermill")
+    if papermill is not None:
+        for key in _CELL_TIMES:
+            papermill.pop(key, None)
+        papermill["input_path"] = f"notebooks/{(source or executed).name}"
+        papermill["output_path"] = executed.name
+    tables = 0
+    for cell in node.cells:
+        cell.metadata.pop("execution", None)
+        for key in _CELL_TIMES:
+            cell.metadata.get("papermill", {}).pop(key, None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"
+        for output in cell.get("outputs", []):
+            if isinstance(output.get("text"), str):  # stream output
+                output["text"] = _MEMORY_ADDRESS.sub(r"\1>", output["text"])
+            plain = output.get("data", {}).get("text/plain")
+            if isinstance(plain, str):
+                output["data"]["text/plain"] = _MEMORY_ADDRESS.sub(r"\1>", plain)
+            markup = output.get("data", {}).get("text/html")
+            if not isinstance(markup, str):
+                continue
+            for uuid in dict.fromkeys(_STYLER_TABLE_ID.findall(markup)):
+                tables += 1
+                markup = re.sub(rf"\bT_{uuid}(?![0-9a-f])", f"T_table{tables}", markup)
+            output["data"]["text/html"] = markup
+    return write_text(nbformat.writes(node), executed)
 
 
 def notebook_to_html(notebook: Path, target: Path, language: Language, title: str) -> Path:
@@ -63,10 +118,10 @@ _INDEX = """<!DOCTYPE html>
 <ul>{% for line in headline %}<li>{{ line }}</li>{% endfor %}</ul></section>{% endif %}
 <h2>{{ pages_title }}</h2>
 <table class="pages">
-<thead><tr><th>{{ col_page }}</th><th>{{ col_status }}</th><th>{{ col_finding }}</th></tr></thead>
+<thead><tr><th>{{ col_page }}</th><th>{{ col_finding }}</th></tr></thead>
 <tbody>
 {% for page in pages %}<tr><td>{% if page.html %}<a href="{{ page.html }}">{{ page.title }}</a>{% else %}{{ page.title }}{% endif %}</td>
-<td class="status-{{ page.status }}">{{ page.status_text }}</td><td>{{ page.finding }}</td></tr>
+<td>{{ page.finding }}</td></tr>
 {% endfor %}</tbody></table>
 <p class="meta">{{ meta }}</p>
 </main></body></html>
@@ -80,7 +135,7 @@ def page_title(notebook: str, language: Language, panel: bool = False) -> str:
     """
     for key in ([f"pages_panel.{notebook}"] if panel else []) + [f"pages.{notebook}"]:
         try:
-            return t(key, language)
+            return t(key, language, board=board_name(language))
         except KeyError:
             continue
     return notebook
@@ -89,23 +144,28 @@ def page_title(notebook: str, language: Language, panel: bool = False) -> str:
 def write_index(
     run_dir: Path, manifest: dict, language: Language, simulated: bool, panel: bool = False
 ) -> Path:
-    """The run's front page: headline numbers, then each page with its one-line finding."""
+    """The run's front page: headline numbers, then each page with its one-line finding.
+
+    The summary (``00``) comes first, then the pages in their order. The board needs no
+    status column (each page's status stays in ``manifest.json``); a page that was not made
+    says so in place of its finding.
+    """
     env = Environment(autoescape=select_autoescape(default=True))
     results_path = run_dir / "results.json"
     results = json.loads(results_path.read_text("utf-8")) if results_path.is_file() else {}
     pages = []
-    for entry in manifest["notebooks"]:
+    for entry in sorted(manifest["notebooks"], key=lambda e: e["name"]):
         name = entry["name"]
         finding_path = run_dir / "findings" / f"{name}.txt"
         html_name = f"{name}.html"
+        made = (run_dir / html_name).is_file()
+        finding = finding_path.read_text("utf-8") if finding_path.is_file() else ""
         pages.append(
             {
                 "name": name,
                 "title": page_title(name, language, panel),
-                "html": html_name if (run_dir / html_name).is_file() else None,
-                "status": entry["status"],
-                "status_text": t(f"run.status_{entry['status']}", language),
-                "finding": finding_path.read_text("utf-8") if finding_path.is_file() else "",
+                "html": html_name if made else None,
+                "finding": finding if made else t("run.page_not_made", language),
             }
         )
     text = env.from_string(_INDEX).render(
@@ -117,14 +177,9 @@ def write_index(
         headline_title=t("run.headline_title", language),
         pages_title=t("run.pages_title", language),
         col_page=t("run.col_page", language),
-        col_status=t("run.col_status", language),
         col_finding=t("run.col_finding", language),
         pages=pages,
-        meta=t(
-            "run.meta_line",
-            language,
-            started=f"{format_date(manifest['started'], language)} {manifest['started'][11:16]}",
-            commit=manifest.get("git_commit") or "-",
-        ),
+        # No start time on the page (it is in manifest.json): a rerun gives the same bytes.
+        meta=t("run.meta_line", language, commit=manifest.get("git_commit") or "-"),
     )
     return write_text(text, run_dir / "index.html")

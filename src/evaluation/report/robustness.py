@@ -22,7 +22,7 @@ from evaluation.estimators.event_study import parse_event_term
 from evaluation.estimators.result import EffectEstimate
 from evaluation.i18n import Language, format_number, format_p_value, format_percent, t
 from evaluation.report import wording
-from evaluation.report.effects import format_effect, outcome_label
+from evaluation.report.effects import format_effect, outcome_label, trend_power_text
 from evaluation.report.wording import noun_values as nouns
 
 
@@ -564,3 +564,44 @@ def relevant(result: object) -> bool:
     """Whether a section belongs on this page: False for Hà Nam-only checks on a generic panel
     (their NotApplicable would only say the data are not Hà Nam's)."""
     return applies(result) or getattr(result, "reason", "") != "hanam_contract"
+
+
+# -- pre-trend power and synthetic DiD -------------------------------------------------------
+
+
+def pretrend_power_reading(trends: ar.PreTrends, params: Params, language: Language) -> str:
+    """How large a trend the pre-start test would notice (Roth 2022), in one plain sentence."""
+    text = trend_power_text(
+        trends.power, trends.study.outcome, params, language, key="robustness_page.pretrend_power"
+    )
+    return text or msg("pretrend_power_none", params, language)
+
+
+def synthetic_did_rows(
+    estimate: EffectEstimate, params: Params, language: Language
+) -> pd.DataFrame:
+    """The synthetic DiD row (its interval is withheld: the placebo SE is not size-checked)."""
+    return checks_display([(msg("check_sdid", params, language), estimate)], params, language)
+
+
+def synthetic_did_reading(
+    estimate: EffectEstimate, base: EffectEstimate | object, params: Params, language: Language
+) -> str:
+    """The synthetic DiD estimate beside the headline, with its placebo p-value labelled unchecked."""
+    outcome = estimate.outcome
+    out = msg(
+        "sdid_reading",
+        params,
+        language,
+        effect=format_effect(outcome, estimate.estimate, language),
+        p=p_text(estimate.p_value, language),
+        controls=format_number(
+            estimate.diagnostics.get("effective_controls", math.nan), language, 1
+        ),
+        draws=int(estimate.diagnostics.get("placebo_draws", 0)),
+    )
+    if applies(base):
+        out += " " + msg(
+            "sdid_base", params, language, base=format_effect(outcome, base.estimate, language)
+        )
+    return out + " " + msg("sdid_unchecked", params, language)

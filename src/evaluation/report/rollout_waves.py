@@ -27,7 +27,12 @@ from evaluation.config import Params
 from evaluation.estimators.result import EffectEstimate
 from evaluation.i18n import Language, format_number, format_p_value, format_percent, t
 from evaluation.measures import period_label as measures_period_label
-from evaluation.report.effects import covariate_label, format_effect, outcome_label
+from evaluation.report.effects import (
+    covariate_label,
+    format_effect,
+    outcome_label,
+    trend_power_text,
+)
 from evaluation.report.figures_rollout import (
     bacon_figure,
     dynamic_effects_figure,
@@ -298,6 +303,20 @@ def size_reading(effects: RolloutEffects, params: Params, language: Language) ->
         "not_measured": "size_not_measured",
     }.get(size.status, "size_too_few")
     out = text(key, params, language, **values)
+    rates = {m: r for m, r in (getattr(size, "rates", None) or {}).items() if np.isfinite(r)}
+    if size.status in ("passed", "failed") and rates:
+        # Which method the verdict is about, and each candidate's measured rate.
+        tried = "; ".join(
+            f"{t(f'inference.method.cs_{m}', language)}: {format_percent(r, language, 1)}"
+            for m, r in rates.items()
+        )
+        out += " " + text(
+            "size_methods",
+            params,
+            language,
+            method=t(f"inference.method.cs_{size.method}", language),
+            tried=tried,
+        )
     if size.status in ("passed", "failed") and size.n_cohorts_used < size.n_cohorts:
         out += " " + text(
             "size_partial",
@@ -363,6 +382,8 @@ def aggregations_table(
     ]
     if isinstance(effects.sun_abraham, EffectEstimate):
         estimates.append((effects.sun_abraham, False))
+    if isinstance(effects.imputation, EffectEstimate):
+        estimates.append((effects.imputation, False))  # conservative SE, size not measured
     if bacon is not None:
         estimates.append((bacon.plain, False))
     for est, show in estimates:
@@ -651,6 +672,8 @@ def rollout_summary(page: RolloutPage, params: Params, language: Language) -> st
             waves=first_waves(page.cohorts.waves, params, language),
             pilot=format_effect(outcome, page.cohorts.pilot, language),
             later=format_effect(outcome, page.cohorts.later, language),
+            # The share the summary reports, printed on its source page too.
+            share=format_percent(page.cohorts.ratio, language, 0),
         )
     return out
 
@@ -658,3 +681,15 @@ def rollout_summary(page: RolloutPage, params: Params, language: Language) -> st
 def unchecked_rows(estimate: EffectEstimate) -> pd.DataFrame:
     """Effects rows of an estimate whose interval was not size-checked (never shown)."""
     return estimate.tidy().assign(size_checked=False)
+
+
+def pretrend_power_reading(effects: RolloutEffects, params: Params, language: Language) -> str:
+    """How large a trend the pre-adoption test would notice (Roth 2022); '' without that test."""
+    return trend_power_text(
+        effects.pretrend_power,
+        effects.design.outcome,
+        params,
+        language,
+        key="rollout_page.pretrend_power",
+        effect_key="rollout_page.pretrend_power_effect",
+    )

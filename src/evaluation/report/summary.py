@@ -14,17 +14,17 @@ page that writes it did not run, the part says so in one sentence instead of fai
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
-import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from pandas.io.formats.style import Styler
 
+from evaluation.analysis import board
+from evaluation.analysis.board import RunOutputs
 from evaluation.config import Params, load_params
 from evaluation.i18n import (
     LANGUAGES,
@@ -33,23 +33,29 @@ from evaluation.i18n import (
     format_number,
     format_p_value,
     format_percent,
+    format_quarter,
     messages,
     t,
 )
+from evaluation.prepare import Prepared
 from evaluation.report.effects import (
     PERCENT_OUTCOMES,
     format_effect,
-    inference_label,
     outcome_label,
 )
 from evaluation.report.style import table_styler
 from evaluation.report.wording import noun_values
 
 #: The two figures of the effects page shown first, in this order.
-MAIN_FIGURES = ("headline_effect", "event_study")
+MAIN_FIGURES = ("event_study",)
 #: Third figure: the first saved figure whose name starts with one of these (the scaling and
 #: where-it-works pages), in this order of preference.
 THIRD_FIGURE_PREFIXES = ("gain_cost", "gain_curve", "dose_response", "where_", "cost_heatmap")
+#: The second figure (what the money buys) and the third (where it works): the first saved
+#: figure whose name starts with one of these. The by-method chart stays on page 3 (its labels
+#: are method names, which the board's page does not carry).
+MONEY_FIGURES = ("gain_cost", "gain_curve", "cost_heatmap")
+WHERE_FIGURES = ("dose_response_baseline_one_stop_staff", "dose_response", "where_")
 #: Keys other pages write into results.json, and the page that writes each.
 SOURCES = {
     "headline": "03_effects",
@@ -60,112 +66,20 @@ SOURCES = {
     "rollout_waves": "07_rollout_waves",
 }
 #: Options of the scaling decision, in the order they are shown.
-OPTIONS = ("stop", "conditions", "budget", "phased")
-#: Tables of the scaling page (06) that price the options.
-SCALING_TABLES = ("cost_effectiveness", "scaling_conditions", "rollout_plan", "stepped_wedge")
+OPTIONS = ("stop", "conditions_all", "conditions_budget", "no_conditions_budget")
 #: This page's own name (its finding is not listed among the others').
-PAGE = "00_summary"
+PAGE = board.PAGE
 
 
-@dataclass(frozen=True)
-class RunOutputs:
-    """What the other pages of one run wrote, as the summary page reads it.
-
-    Attributes
-    ----------
-    results : dict
-        ``results.json`` (key numbers each page wrote with ``ctx.update_results``).
-    effects : DataFrame or None
-        ``tables/effects.csv`` (every estimate, tidy columns), None if absent.
-    coverage : DataFrame or None
-        ``tables/coverage_by_commune_wave.csv`` (data-quality page), None if absent.
-    figures : dict
-        Figure name -> (PNG path, alt text) for every figure saved under ``figures/``.
-    findings : dict
-        Page name -> its one-line finding (``findings/<page>.txt``), this page excluded.
-    tables : dict
-        The scaling page's tables (:data:`SCALING_TABLES`) that exist, by name.
-    """
-
-    results: dict = field(default_factory=dict)
-    effects: pd.DataFrame | None = None
-    coverage: pd.DataFrame | None = None
-    figures: dict[str, tuple[Path, str]] = field(default_factory=dict)
-    findings: dict[str, str] = field(default_factory=dict)
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    alpha: float = 0.05
-    #: A generic panel's run: sentences come from ``summary_panel.*`` with the data's nouns.
-    panel: bool = False
-    nouns: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def level(self) -> str:
-        """The confidence level of every interval in the run (``95`` for ``analysis.alpha`` 0.05)."""
-        return f"{100 * (1 - self.alpha):g}"
-
-    @property
-    def headline(self) -> dict:
-        """The effects page's headline numbers (empty when that page did not run)."""
-        value = self.results.get("headline")
-        return value if isinstance(value, dict) and "estimate" in value else {}
-
-    def section(self, key: str) -> dict | None:
-        """``results[key]`` when it is a non-empty dict, else None (its page did not run)."""
-        value = self.results.get(key)
-        return value if isinstance(value, dict) and value else None
-
-
-def collect(run_dir: str | Path) -> RunOutputs:
-    """Read what the other pages of the run in ``run_dir`` wrote (missing files are None/empty)."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ValueError(f"run_dir {str(run_dir)!r} is not a folder; pass the run folder")
-    results_path = run_dir / "results.json"
-    results = json.loads(results_path.read_text("utf-8")) if results_path.is_file() else {}
-    tables = run_dir / "tables"
-    effects_path = tables / "effects.csv"
-    effects = pd.read_csv(effects_path, dtype={"term": str}) if effects_path.is_file() else None
-    coverage_path = tables / "coverage_by_commune_wave.csv"
-    coverage = (
-        pd.read_csv(coverage_path, dtype={"commune_code": str}) if coverage_path.is_file() else None
-    )
-    folder = run_dir / "figures"
-    alts_path = folder / "alt_text.json"
-    alts = json.loads(alts_path.read_text("utf-8")) if alts_path.is_file() else {}
-    figures = {
-        name: (folder / f"{name}.png", str(alt))
-        for name, alt in alts.items()
-        if (folder / f"{name}.png").is_file()
-    }
-    findings = {
-        path.stem: path.read_text("utf-8").strip()
-        for path in sorted((run_dir / "findings").glob("*.txt"))
-        if path.stem != PAGE
-    }
-    scaling_tables = {
-        name: pd.read_csv(tables / f"{name}.csv", dtype={"commune_code": str})
-        for name in SCALING_TABLES
-        if (tables / f"{name}.csv").is_file()
-    }
-    params_path = run_dir / "params.yaml"
-    tree = yaml.safe_load(params_path.read_text("utf-8")) if params_path.is_file() else {}
-    alpha = float(((tree or {}).get("analysis") or {}).get("alpha", 0.05))
-    panel = ((tree or {}).get("data") or {}).get("source") == "panel"
-    nouns = {}
-    if panel:
-        run_params = load_params(params_path)
-        nouns = {lang: noun_values(run_params, lang) for lang in ("vi", "en")}
-    return RunOutputs(
-        alpha=alpha,
-        panel=panel,
-        nouns=nouns,
-        results=results,
-        effects=effects,
-        coverage=coverage,
-        figures=figures,
-        findings=findings,
-        tables=scaling_tables,
-    )
+def collect(run_dir: str | Path, prepared: Prepared | None = None) -> RunOutputs:
+    """What the other pages of the run in ``run_dir`` wrote
+    (:func:`evaluation.analysis.board.collect`), with a generic panel's nouns."""
+    outputs = board.collect(run_dir, prepared)
+    if not outputs.panel:
+        return outputs
+    run_params = load_params(Path(run_dir) / "params.yaml")
+    nouns = {lang: noun_values(run_params, lang) for lang in LANGUAGES}
+    return dataclasses.replace(outputs, nouns=nouns)
 
 
 # -- small helpers ---------------------------------------------------------------------------
@@ -241,20 +155,73 @@ def _effect_row(outputs: RunOutputs, outcome: str, estimator: str) -> pd.Series 
 # -- the question and the three-sentence answer ----------------------------------------------
 
 
+def _period(outputs: RunOutputs, label: str, language: Language) -> str:
+    """A period as readers know it (``Q1/2021`` in Vietnamese; a panel's own label as given)."""
+    return label if outputs.panel else format_quarter(label, language)
+
+
 def question(outputs: RunOutputs, params: Params, language: Language) -> str:
-    """The question the evaluation answers, with the pilot's size when it is known."""
+    """The question the evaluation answers, with the pilot's size and the later waves."""
     pilots = _pilots(outputs)
     communes = outputs.headline.get("n_communes")
     if pilots is not None and _finite(communes):
-        return say(outputs, "summary.question", language, pilots=pilots, communes=int(communes))
+        later = board.later_waves(outputs)
+        clause = (
+            say(
+                outputs,
+                "summary.later_question",
+                language,
+                n_later=later.n_later,
+                first=_period(outputs, later.first_period, language),
+                last=_period(outputs, later.last_period, language),
+            )
+            if later is not None
+            else ""
+        )
+        return say(
+            outputs,
+            "summary.question",
+            language,
+            pilots=pilots,
+            communes=int(communes),
+            later=clause,
+        )
     return say(outputs, "summary.question_generic", language)
 
 
+def _later_clause(outputs: RunOutputs, language: Language) -> str:
+    """``, and the 81 communes that adopted it later gained about 58% of that`` (or nothing)."""
+    later = board.later_waves(outputs)
+    if later is None or later.share_of_pilot is None or later.verdict not in ("as_much", "less"):
+        return ""
+    return say(
+        outputs,
+        "summary.later_clause",
+        language,
+        n_later=later.n_later,
+        share=format_percent(later.share_of_pilot, language, 0),
+    )
+
+
+def _suppressed(outputs: RunOutputs, language: Language) -> str:
+    """In place of a number resting on too few ballots (privacy of the households)."""
+    return t(
+        "summary.suppressed",
+        language,
+        n=outputs.smallest_ballot_cell,
+        min=outputs.min_cell_ballots,
+        page=page_label("03_effects", language, outputs.panel),
+    )
+
+
 def effect_sentence(outputs: RunOutputs, language: Language) -> str:
-    """Sentence 1: how large the effect is (and on the share of satisfied households)."""
+    """Sentence 1: how large the effect is (and on the share of satisfied households), and how
+    much of it the later waves gained."""
     h = outputs.headline
     if not h:
         return _missing("headline", language)
+    if outputs.suppressed:
+        return _suppressed(outputs, language)
     outcome = str(h.get("outcome", "satisfaction_index"))
     estimate = float(h["estimate"])
     extra = ""
@@ -270,7 +237,7 @@ def effect_sentence(outputs: RunOutputs, language: Language) -> str:
                     outputs, "summary.rose" if row["estimate"] >= 0 else "summary.fell", language
                 ),
             )
-    return say(
+    text = say(
         outputs,
         "summary.effect_up" if estimate >= 0 else "summary.effect_down",
         language,
@@ -279,6 +246,8 @@ def effect_sentence(outputs: RunOutputs, language: Language) -> str:
         effect=format_effect(outcome, abs(estimate), language),
         extra=extra,
     )
+    later = _later_clause(outputs, language)
+    return text[:-1] + later + "." if later and text.endswith(".") else text
 
 
 def _few_cluster(h: dict) -> tuple[float, float, float, str] | None:
@@ -299,10 +268,12 @@ def _few_cluster(h: dict) -> tuple[float, float, float, str] | None:
 
 
 def certainty_sentence(outputs: RunOutputs, language: Language) -> str:
-    """Sentence 2: how sure we are (few-cluster interval, pre-trend test)."""
+    """Sentence 2: how sure we are, in words (the method's name is on page 3, not here)."""
     h = outputs.headline
     if not h:
         return _missing("headline", language)
+    if outputs.suppressed:
+        return _suppressed(outputs, language)
     outcome = str(h.get("outcome", "satisfaction_index"))
     interval = _few_cluster(h)
     if interval is None:
@@ -310,7 +281,7 @@ def certainty_sentence(outputs: RunOutputs, language: Language) -> str:
         if withheld.get(language):  # the effects page withheld the interval: its own words
             return str(withheld[language])
         return say(outputs, "summary.sure_none", language)
-    low, high, p, method = interval
+    low, high, p, _method = interval
     clear = low > 0 or high < 0
     pretrend = h.get("pretrend_p_value")
     trend = "" if not _finite(pretrend) else ("_parallel" if pretrend >= 0.05 else "_not_parallel")
@@ -322,8 +293,6 @@ def certainty_sentence(outputs: RunOutputs, language: Language) -> str:
         high=format_effect(outcome, high, language),
         p=p_text(p, language),
         level=outputs.level,
-        method=mid_sentence(inference_label(method, language)),
-        pretrend=p_text(pretrend, language) if trend else "",
     )
 
 
@@ -335,8 +304,13 @@ def _moderator_label(moderator: str, language: Language) -> str:
         return moderator
 
 
+def _n_tested(outputs: RunOutputs) -> int:
+    ww = outputs.section("where_it_works") or {}
+    return len({r.get("moderator") for r in ww.get("interactions") or [] if isinstance(r, dict)})
+
+
 def where_sentence(outputs: RunOutputs, language: Language) -> str:
-    """Sentence 3: where the model works (from the where-it-works page)."""
+    """Where the model works (from the where-it-works page)."""
     ww = outputs.section("where_it_works")
     if ww is None:
         return _missing("where_it_works", language)
@@ -345,7 +319,7 @@ def where_sentence(outputs: RunOutputs, language: Language) -> str:
     if not chosen:
         return say(outputs, "summary.where_average", language, pilots=pilots)
     outcome = outputs.headline.get("outcome")
-    rows = [r for r in ww.get("interactions", []) if r.get("moderator") == chosen]
+    rows = [r for r in ww.get("interactions") or [] if r.get("moderator") == chosen]
     row = next((r for r in rows if r.get("outcome") == outcome), rows[0] if rows else {})
     slope = row.get("slope")
     direction = say(
@@ -361,18 +335,121 @@ def where_sentence(outputs: RunOutputs, language: Language) -> str:
         direction=direction,
         p=p_text(row.get("p_holm"), language),
         pilots=pilots,
+        n_tested=_n_tested(outputs),
     )
 
 
-def answer(outputs: RunOutputs, language: Language, markdown: bool = True) -> list[str]:
-    """The answer in three sentences (effect, how sure, where it works), each with its label.
+def where_text(outputs: RunOutputs, language: Language) -> str:
+    """:func:`where_sentence` as a sentence of its own (capital first letter)."""
+    text = where_sentence(outputs, language)
+    return text[:1].upper() + text[1:]
 
+
+def proposal_lines(outputs: RunOutputs, language: Language) -> list[str]:
+    """What page 05 found for each of the review's proposals (none on a generic panel)."""
+    if outputs.panel:
+        return []
+    lines = []
+    for finding in board.review_proposals(outputs):
+        head = t(f"summary.proposal_{finding.proposal}", language)
+        if not finding.tested:
+            lines.append(f"{head} {t('summary.proposal_untested', language)}")
+            continue
+        body = t(
+            "summary.proposal_clear" if finding.clear else "summary.proposal_unclear",
+            language,
+            moderator=_moderator_label(finding.moderator, language),
+            direction=t(f"summary.{finding.direction}", language),
+            p=p_text(finding.p_adjusted, language),
+            n_tested=_n_tested(outputs),
+            pilots=_pilots(outputs) or "–",
+        )
+        lines.append(f"{head} {body}")
+    return lines
+
+
+def later_text(outputs: RunOutputs, language: Language) -> str:
+    """What happened as more communes adopted (page 07), in two sentences."""
+    if outputs.section("rollout_waves") is None:
+        return _missing("rollout_waves", language)
+    later = board.later_waves(outputs)
+    if later is None:
+        return say(outputs, "summary.later_missing", language)
+    text = say(
+        outputs,
+        "summary.later_sentence",
+        language,
+        n_later=later.n_later,
+        n_waves=later.n_waves,
+        first=_period(outputs, later.first_period, language),
+        last=_period(outputs, later.last_period, language),
+    )
+    if later.verdict in ("as_much", "less") and later.share_of_pilot is not None:
+        more = say(
+            outputs,
+            "summary.later_share",
+            language,
+            n_periods=later.periods_compared or "–",
+            share=format_percent(later.share_of_pilot, language, 0),
+        )
+    elif later.verdict == "none":
+        more = say(outputs, "summary.later_none", language, n_periods=later.periods_compared or "–")
+    else:
+        more = say(outputs, "summary.later_not_compared", language)
+    return f"{text} {more}"
+
+
+def next_sentence(outputs: RunOutputs, params: Params, language: Language) -> str:
+    """Sentence 3: what the budget buys with the conditions, and without them."""
+    step = board.next_step(outputs, params.scaling.horizon_years)
+    if step is None:
+        return _missing("scaling", language)
+    if outputs.panel and not any(_finite(o.cost_vnd) for o in step.options if o.option != "stop"):
+        return say(outputs, "summary.next_no_costs", language)
+    plan = step.option("conditions_budget") or step.option("no_conditions_budget")
+    if plan is None or not plan.n_units:
+        return say(outputs, "summary.next_none", language)
+    values = {
+        "budget": format_billion_vnd(step.budget_vnd, language),
+        "n": plan.n_units,
+        "gain": format_number(plan.gain_per_year, language, 0),
+        "cost": format_billion_vnd(plan.cost_vnd, language),
+        "unspent": format_billion_vnd(max(plan.unspent_vnd or 0.0, 0.0), language),
+    }
+    if plan.option == "no_conditions_budget":
+        return say(outputs, "summary.next_sentence", language, **values)
+    alt = step.option("no_conditions_budget")
+    tradeoff = (
+        say(
+            outputs,
+            "summary.next_tradeoff",
+            language,
+            n=alt.n_units,
+            gain=format_number(alt.gain_per_year, language, 0),
+        )
+        if alt is not None and _finite(alt.gain_per_year)
+        else ""
+    )
+    return say(outputs, "summary.next_sentence_screened", language, tradeoff=tradeoff, **values)
+
+
+def answer(
+    outputs: RunOutputs, language: Language, params: Params | None = None, markdown: bool = True
+) -> list[str]:
+    """The answer in three sentences (did it work, how sure, what next), each with its label.
+
+    Without ``params`` the third sentence is where the model works (the index's short form).
     ``markdown=False`` gives plain text (the index page escapes HTML and shows no Markdown).
     """
+    third = (
+        ("next", next_sentence(outputs, params, language))
+        if params is not None
+        else ("where", where_sentence(outputs, language))
+    )
     sentences = (
         ("effect", effect_sentence(outputs, language)),
         ("sure", certainty_sentence(outputs, language)),
-        ("where", where_sentence(outputs, language)),
+        third,
     )
     mark = "**" if markdown else ""
     return [f"{mark}{t(f'summary.label_{key}', language)}:{mark} {text}" for key, text in sentences]
@@ -382,13 +459,15 @@ def answer(outputs: RunOutputs, language: Language, markdown: bool = True) -> li
 
 
 def key_figures(outputs: RunOutputs) -> list[str]:
-    """Names of the (up to) three figures to show: headline, event study, one from pages 5-6."""
-    chosen = [name for name in MAIN_FIGURES if name in outputs.figures]
-    for prefix in THIRD_FIGURE_PREFIXES:
-        third = sorted(n for n in outputs.figures if n.startswith(prefix))
-        if third:
-            chosen.append(third[0])
-            break
+    """Names of the (up to) three figures to show: the effect over time, what the money buys
+    (page 6), where it works (page 5)."""
+    chosen = [name for name in MAIN_FIGURES if name in outputs.figures and not outputs.suppressed]
+    for group in (MONEY_FIGURES, WHERE_FIGURES):  # the review's proposal (staffing) first
+        for prefix in group:
+            found = sorted(n for n in outputs.figures if n.startswith(prefix))
+            if found:
+                chosen.append(found[0])
+                break
     return chosen
 
 
@@ -417,9 +496,11 @@ def figure_html(png: bytes, alt: str, caption: str) -> str:
 def missing_figures_sentence(outputs: RunOutputs, language: Language) -> str | None:
     """One sentence for the figures that could not be shown (None when all three are there)."""
     shown = key_figures(outputs)
+    if outputs.suppressed:
+        return _suppressed(outputs, language)
     if not any(n in shown for n in MAIN_FIGURES):
         return _missing("headline", language)
-    if len(shown) < len(MAIN_FIGURES) + 1:
+    if len(shown) < len(MAIN_FIGURES) + 2:
         return say(outputs, "summary.figure_third_missing", language)
     return None
 
@@ -553,22 +634,27 @@ def conditions_text(params: Params, language: Language) -> str:
     """The conditions a commune must meet to be offered the model, in words."""
     parts = []
     for key, value in params.scaling.conditions.items():
-        shown = (
-            format_percent(float(value), language, 0)
-            if "condolence" in key or "pct" in key or "share" in key
-            else format_number(float(value), language, 1)
-            if isinstance(value, int | float)
-            else str(value)
-        )
-        try:
-            parts.append(t(f"summary.conditions.{key}", language, value=shown))
-        except KeyError:
-            parts.append(f"{key} = {shown}")
+        parts.append(condition_text(key, value, language))
     return "; ".join(parts) if parts else t("summary.conditions_none", language)
 
 
+def condition_text(key: str, value: object, language: Language) -> str:
+    """One condition in words (``at least 35% of condolence letters sent on time``)."""
+    shown = (
+        format_percent(float(value), language, 0)  # type: ignore[arg-type]
+        if "condolence" in key or "pct" in key or "share" in key
+        else format_number(float(value), language, 1)  # type: ignore[arg-type]
+        if isinstance(value, int | float)
+        else str(value)
+    )
+    try:
+        return t(f"summary.conditions.{key}", language, value=shown)
+    except KeyError:
+        return f"{key} = {shown}"
+
+
 def decision_text(outputs: RunOutputs, params: Params, language: Language) -> str:
-    """What there is to decide, with the budget and horizon of the parameters."""
+    """The budget and horizon the options are priced with."""
     return say(
         outputs,
         "summary.decision",
@@ -580,152 +666,162 @@ def decision_text(outputs: RunOutputs, params: Params, language: Language) -> st
 
 
 def _option_label(
-    outputs: RunOutputs, entry: dict, params: Params, n_pilot: int | str, language: Language
+    outputs: RunOutputs, option: board.PlanOption, params: Params, language: Language
 ) -> str:
-    key = str(entry.get("option", ""))
-    if key in OPTIONS:
-        return say(
-            outputs,
-            f"summary.option_{key}",
-            language,
-            pilots=n_pilot,
-            conditions=conditions_text(params, language),
-            budget=format_billion_vnd(params.scaling.budget_vnd, language),
-            steps=params.scaling.rollout_steps,
-        )
-    label = entry.get("label", key)
-    if isinstance(label, dict):
-        label = label.get(language) or next(iter(label.values()), key)
-    return str(label)
-
-
-def _sum(frame: pd.DataFrame | None, column: str) -> float | None:
-    """Total of a column of a saved table (None when the table or column is absent)."""
-    if frame is None or column not in frame:
-        return None
-    return float(pd.to_numeric(frame[column], errors="coerce").sum())
-
-
-def scaling_options(outputs: RunOutputs) -> list[dict] | None:
-    """The options priced from what the scaling page wrote (None when it did not run).
-
-    ``results["scaling"]["options"]`` is used as is when the scaling page writes it (a list of
-    dicts: ``option``, ``n_communes``, ``cost_vnd``, ``gain``, ``gain_low``, ``gain_high``).
-    Otherwise the options are read off the page's key numbers and saved tables: keep the
-    pilots (no new cost), every commune that meets the conditions (``scaling_conditions`` x
-    ``cost_effectiveness``), the plan within the budget (``plan_*`` and ``rollout_plan``), and
-    the same communes in randomised steps (``stepped_wedge``). Totals of saved per-commune
-    numbers, nothing re-estimated.
-    """
-    scaling = outputs.section("scaling")
-    if scaling is None:
-        return None
-    if isinstance(scaling.get("options"), list) and scaling["options"]:
-        return list(scaling["options"])
-    tables = outputs.tables
-    options: list[dict] = [
-        {"option": "stop", "n_communes": _pilots(outputs), "cost_vnd": 0.0, "gain": 0.0}
-    ]
-    conditions = {"option": "conditions", "n_communes": scaling.get("n_have_conditions")}
-    ce, screen = tables.get("cost_effectiveness"), tables.get("scaling_conditions")
-    if ce is not None and screen is not None and "has_conditions" in screen:
-        ready = set(screen.loc[screen["has_conditions"].astype(bool), "commune_code"])
-        chosen = ce[ce["commune_code"].isin(ready)]
-        conditions.update(
-            cost_vnd=_sum(chosen, "pv_cost"), gain=_sum(chosen, "additional_satisfied_households")
-        )
-    options.append(conditions)
-    plan = tables.get("rollout_plan")
-    band_checked = scaling.get("plan_gain_band_size_checked") is True
-    budget = {
-        "option": "budget",
-        "n_communes": scaling.get("plan_n_communes"),
-        "cost_vnd": scaling.get("plan_total_cost_vnd"),
-        "gain": scaling.get("plan_total_gain"),
-        # The plan's gain band is model-based: shown only if its method was size-checked.
-        "gain_low": _sum(plan, "expected_gain_low") if band_checked else None,
-        "gain_high": _sum(plan, "expected_gain_high") if band_checked else None,
-    }
-    options.append(budget)
-    wedge = tables.get("stepped_wedge")
-    phased = {"option": "phased", "n_communes": None if wedge is None else len(wedge)}
-    if wedge is not None and plan is not None and "commune_code" in plan:
-        # The steps cover the plan's communes: same money and gain, spread over the steps.
-        if set(wedge["commune_code"]) == set(plan["commune_code"]):
-            phased.update({k: budget[k] for k in ("cost_vnd", "gain", "gain_low", "gain_high")})
-        elif ce is not None:
-            chosen = ce[ce["commune_code"].isin(set(wedge["commune_code"]))]
-            phased.update(
-                cost_vnd=_sum(chosen, "pv_cost"),
-                gain=_sum(chosen, "additional_satisfied_households"),
-            )
-    options.append(phased)
-    return options
+    return say(
+        outputs,
+        f"summary.option_{option.option}",
+        language,
+        pilots=_pilots(outputs) or "–",
+        conditions=conditions_text(params, language),
+        budget=format_billion_vnd(params.scaling.budget_vnd, language),
+    )
 
 
 def options_table(outputs: RunOutputs, params: Params, language: Language) -> pd.DataFrame:
-    """The options with their cost and expected gain (priced by :func:`scaling_options`).
+    """The options with their cost, satisfied households gained per year and budget left.
 
-    Without the scaling page the four options of :data:`OPTIONS` are listed with unknown
-    costs. An option key outside :data:`OPTIONS` is shown with its ``label`` ({vi, en} or text).
+    Priced by :func:`evaluation.analysis.board.next_step`; without page 06 only keeping the
+    pilots is listed (no cost, no gain), and :func:`options_note` says why.
     """
-    entries = scaling_options(outputs) or [{"option": key} for key in OPTIONS]
-    n_pilot = _pilots(outputs) or "–"
+    step = board.next_step(outputs, params.scaling.horizon_years)
+    options = step.options if step is not None else [board.PlanOption("stop", _pilots(outputs))]
+    priced = not outputs.panel
     rows = []
-    for entry in entries:
-        gain = entry.get("gain")
-        low, high = entry.get("gain_low"), entry.get("gain_high")
-        gain_text = "–"
-        if _finite(gain):
-            gain_text = format_number(gain, language, 0)
-            if _finite(low) and _finite(high) and high > low:
-                gain_text += (
-                    f" ({format_number(low, language, 0)} – {format_number(high, language, 0)})"
-                )
-        key = str(entry.get("option", ""))
-        try:
-            gives = say(outputs, f"summary.option_{key}_gives", language)
-        except KeyError:
-            gives = str(entry.get("note", ""))
+    for option in options:
         rows.append(
             {
                 say(outputs, "summary.col_option", language): _option_label(
-                    outputs, entry, params, n_pilot, language
+                    outputs, option, params, language
                 ),
                 say(outputs, "summary.col_communes", language): (
-                    format_number(entry["n_communes"], language, 0)
-                    if _finite(entry.get("n_communes"))
-                    else "–"
+                    format_number(option.n_units, language, 0) if _finite(option.n_units) else "–"
                 ),
                 say(outputs, "summary.col_cost", language, years=params.scaling.horizon_years): (
-                    "–"  # a generic panel has no cost file: no money is priced
-                    if outputs.panel
-                    else format_billion_vnd(entry.get("cost_vnd"), language)
+                    format_billion_vnd(option.cost_vnd, language)
+                    if priced and _finite(option.cost_vnd)
+                    else "–"
                 ),
-                say(outputs, "summary.col_gain", language, level=outputs.level): gain_text,
-                say(outputs, "summary.col_gives", language): gives,
+                say(outputs, "summary.col_gain", language): (
+                    format_number(option.gain_per_year, language, 0)
+                    if _finite(option.gain_per_year)
+                    else "–"
+                ),
+                say(outputs, "summary.col_unspent", language): (
+                    format_billion_vnd(option.unspent_vnd, language)
+                    if priced and _finite(option.unspent_vnd)
+                    else "–"
+                ),
+                say(outputs, "summary.col_gives", language): say(
+                    outputs, f"summary.option_{option.option}_gives", language
+                ),
             }
         )
     return pd.DataFrame(rows)
 
 
+def plan_names_sentence(outputs: RunOutputs, params: Params, language: Language) -> str | None:
+    """The named communes of the plan within the budget, in starting order (None: no plan)."""
+    step = board.next_step(outputs, params.scaling.horizon_years)
+    if step is None:
+        return None
+    plan = step.option("conditions_budget") or step.option("no_conditions_budget")
+    if plan is None or not plan.names:
+        return None
+    return say(outputs, "summary.next_named", language, names=", ".join(plan.names))
+
+
+def tradeoff_sentence(outputs: RunOutputs, params: Params, language: Language) -> str | None:
+    """Why the conditions cost households: how many of the best-value communes fail each one."""
+    step = board.next_step(outputs, params.scaling.horizon_years)
+    scaling = outputs.section("scaling") or {}
+    if step is None or step.option("conditions_budget") is None:
+        return None
+    alt = step.option("no_conditions_budget")
+    if alt is None:
+        return say(outputs, "summary.tradeoff_same", language)
+    failures = {k: n for k, n in (scaling.get("alternative_failures") or {}).items() if n}
+    if not failures:
+        return None
+    reasons = [
+        t(
+            "summary.tradeoff_fails",
+            language,
+            n=n,
+            condition=condition_text(key, params.scaling.conditions.get(key), language),
+        )
+        for key, n in failures.items()
+    ]
+    return say(outputs, "summary.tradeoff_why", language, n=alt.n_units, reasons="; ".join(reasons))
+
+
+def phased_sentence(outputs: RunOutputs, params: Params, language: Language) -> str | None:
+    """The recommended randomised start order (None when page 06 drew none)."""
+    step = board.next_step(outputs, params.scaling.horizon_years)
+    if step is None or step.wedge_steps is None or outputs.panel:
+        return None
+    return say(outputs, "summary.phased", language, steps=step.wedge_steps)
+
+
 def options_note(outputs: RunOutputs, language: Language) -> str:
     """Where the costs come from, or one sentence saying they are not available."""
-    options = scaling_options(outputs)
-    if options is None:
+    scaling = outputs.section("scaling")
+    if scaling is None:
         return _missing("scaling", language)
-    if not any(_finite(o.get("cost_vnd")) for o in options if o.get("option") != "stop"):
+    if not _finite(scaling.get("plan_total_cost_vnd")):
         return say(outputs, "summary.options_no_costs", language)
     text = say(outputs, "summary.options_source", language)
-    needed = outputs.results["scaling"].get("new_communes_needed_80pct")
+    needed = scaling.get("new_communes_needed_80pct")
     if _finite(needed):
         text += " " + say(outputs, "summary.options_power", language, n=int(needed))
     return text
 
 
 def options_display(table: pd.DataFrame) -> Styler:
-    """The options table for reading: text left, the three number columns right."""
-    return table_styler(table, numeric=table.columns[1:4])
+    """The options table for reading: text left, the number columns right."""
+    return table_styler(table, numeric=table.columns[1:5])
+
+
+# -- what the data cannot tell ----------------------------------------------------------------
+
+
+def topic_lines(prepared: Prepared | None, outputs: RunOutputs, language: Language) -> list[str]:
+    """Officials' awareness and rewards: measured or not, and which fields would measure them
+    (none on a generic panel)."""
+    if outputs.panel or prepared is None:
+        return []
+    lines = []
+    for topic in board.review_topics(prepared):
+        head = t(f"summary.topic_{topic.topic}", language)
+        if not topic.measured:
+            fields = t("summary.or", language).join(
+                t(f"summary.fields.{column}", language) for _, column in topic.fields
+            )
+            lines.append(f"{head} {t('summary.topic_not_measured', language, fields=fields)}")
+            continue
+        ballot_items = {column for source, column in topic.fields if source == "ballots"}
+        small = topic.smallest_group is not None and topic.smallest_group < outputs.min_cell_ballots
+        if small and topic.column in ballot_items:
+            text = t(
+                "summary.topic_suppressed",
+                language,
+                field=t(f"summary.fields.{topic.column}", language),
+                min=outputs.min_cell_ballots,
+            )
+            lines.append(f"{head} {text}")
+            continue
+        lines.append(
+            head
+            + " "
+            + t(
+                "summary.topic_measured",
+                language,
+                field=t(f"summary.fields.{topic.column}", language),
+                pilot=format_number(topic.pilot_mean, language, 1),
+                other=format_number(topic.other_mean, language, 1),
+            )
+        )
+    return lines
 
 
 # -- the other pages -------------------------------------------------------------------------
@@ -769,16 +865,20 @@ def finding(outputs: RunOutputs, language: Language) -> str:
     return answer(outputs, language, markdown=False)[0]
 
 
-def headline_lines(outputs: RunOutputs) -> dict[str, list[str]]:
-    """The three-sentence answer in every language, for the run's index page."""
-    return {language: answer(outputs, language, markdown=False) for language in LANGUAGES}
+def headline_lines(outputs: RunOutputs, params: Params) -> dict[str, list[str]]:
+    """The three-sentence answer in every language, for the run's index page (the same
+    sentences as on this page)."""
+    return {language: answer(outputs, language, params, markdown=False) for language in LANGUAGES}
 
 
 def results_entry(outputs: RunOutputs, params: Params) -> dict:
-    """What this page adds to ``results.json`` (JSON-serialisable)."""
+    """What this page adds to ``results.json`` (JSON-serialisable): its key numbers, each the
+    value of its source (so a test can compare them), and the answer in both languages."""
     h = outputs.headline
     outcome = h.get("outcome")
     interval = _few_cluster(h) if h else None
+    later = board.later_waves(outputs)
+    step = board.next_step(outputs, params.scaling.horizon_years)
     return {
         "figures": key_figures(outputs),
         "sections_missing": sorted(k for k in SOURCES if k not in outputs.results),
@@ -787,5 +887,13 @@ def results_entry(outputs: RunOutputs, params: Params) -> dict:
         "effect_unit": ("percentage_points" if outcome in PERCENT_OUTCOMES else "points")
         if outcome
         else None,
-        "answer": {language: answer(outputs, language) for language in LANGUAGES},
+        "estimate": h.get("estimate"),
+        "interval": list(interval[:2]) if interval else None,
+        "later_share_of_pilot": None if later is None else later.share_of_pilot,
+        "n_later": None if later is None else later.n_later,
+        "proposals": [dataclasses.asdict(f) for f in board.review_proposals(outputs)],
+        "options": []
+        if step is None
+        else [{**dataclasses.asdict(o), "names": list(o.names)} for o in step.options],
+        "answer": {language: answer(outputs, language, params) for language in LANGUAGES},
     }

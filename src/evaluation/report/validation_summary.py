@@ -34,6 +34,14 @@ def validation_summary(
     lang = params.language
     meta = prepared.meta
     waves = sorted(prepared.panel["wave_index"].unique())
+    # Never-treated units among the units with data (not every unit of the map), so the
+    # numbers of one sentence add up.
+    with_data = (
+        prepared.communes["commune_code"]
+        .astype(str)
+        .isin(set(prepared.panel["commune_code"].astype(str)))
+    )
+    never = int(prepared.communes.loc[with_data, "first_treated_wave"].isna().sum())
     lines = [
         t("validate.valid", lang),
         t(
@@ -43,7 +51,7 @@ def validation_summary(
             units=unit_noun(params, lang),
             treated=format_number(facts.n_treated, lang, 0),
             treated_noun=treated_noun(params, lang),
-            never=format_number(facts.n_never_treated, lang, 0),
+            never=format_number(never, lang, 0),
         ),
         t(
             "validate.periods",

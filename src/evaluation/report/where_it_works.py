@@ -27,7 +27,7 @@ from evaluation.analysis.where_it_works import (  # noqa: F401  (re-exported for
 from evaluation.config import Params
 from evaluation.i18n import Language, format_number, format_p_value, format_percent, t
 from evaluation.report.effects import format_effect, outcome_label
-from evaluation.report.style import COMPARISON_COLOUR, PILOT_COLOUR, new_figure
+from evaluation.report.style import COMPARISON_COLOUR, PILOT_COLOUR, new_figure, percent_axis
 from evaluation.report.wording import noun_values as nouns
 from evaluation.report.wording import unit_noun
 
@@ -272,11 +272,12 @@ def dose_figure(result: InteractionResult, moderator: str, language: Language) -
     ax.scatter(x[~weak], y[~weak], s=120, color=PILOT_COLOUR, zorder=3)
     ax.scatter(x[weak], y[weak], s=120, facecolor="white", edgecolor=PILOT_COLOUR, lw=2.5, zorder=3)
     for xi, yi, n, p in zip(x, y, dose["n_treated_communes"], dose["ri_p_value"], strict=True):
-        text = f"n = {int(n)}, p = {_p(float(p), language)}"
+        p_text = _p(float(p), language)
+        text = f"n = {int(n)}, p " + (p_text if p_text.startswith("<") else f"= {p_text}")
         ax.annotate(text, (xi, yi), xytext=(10, 8), textcoords="offset points", fontsize=12)
     ax.axhline(0, color=COMPARISON_COLOUR, lw=1.5, ls="--")
-    if "pct_" in moderator:  # a share: read as 36%, not 0,36
-        ax.xaxis.set_major_formatter(lambda v, _pos: format_percent(v, language, 0))
+    if "pct_" in moderator:  # a share: read as 36%, not 0,36 (as precise as the ticks need)
+        percent_axis(ax, language, "x")
     ax.set_xlabel(label)
     ax.set_ylabel(_w("dose_y_label", language, outcome=outcome_label(result.outcome, language)))
     ax.set_title(textwrap.fill(dose_title(result, moderator, language), TITLE_WIDTH), loc="left")
