@@ -11,8 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, select_autoescape
-
 from evaluation.analysis.run_comparison import RunComparison
 from evaluation.data.io import write_table, write_text
 from evaluation.i18n import (
@@ -23,19 +21,12 @@ from evaluation.i18n import (
     t,
 )
 from evaluation.report.effects import format_effect
-from evaluation.report.render import page_css
+from evaluation.report.render import standalone_page
 
 #: The arrow shown for each kind of change.
 ARROWS = {"up": "↑", "down": "↓", "same": "=", "changed": "≠", "new": "+", "gone": "−"}
 
-_PAGE = """<!DOCTYPE html>
-<html lang="{{ language }}">
-<head><meta charset="utf-8"><title>{{ title }}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>{{ css | safe }}</style></head>
-<body class="index-page">
-<main>
-<h1>{{ title }}</h1>
+_PAGE = """<h1>{{ title }}</h1>
 <p>{{ intro }}</p>
 <h2>{{ params_heading }}</h2>
 {% if params %}<table class="pages">
@@ -50,7 +41,6 @@ _PAGE = """<!DOCTYPE html>
 <td>{{ row.label }}</td><td>{{ row.a }}</td><td title="{{ row.change_word }}">{{ row.arrow }}</td><td>{{ row.b }}</td><td>{{ row.page }}</td></tr>
 {% endfor %}</tbody></table>
 <p class="meta">{{ meta }}</p>
-</main></body></html>
 """
 
 
@@ -106,7 +96,6 @@ def write_comparison(comparison: RunComparison, out: Path) -> Path:
     tidy["value_a"] = tidy["value_a"].map(_csv_value)
     tidy["value_b"] = tidy["value_b"].map(_csv_value)
     write_table(tidy, out / "comparison.csv")
-    env = Environment(autoescape=select_autoescape(default=True))
     params = [
         {
             "key": r.key,
@@ -116,9 +105,9 @@ def write_comparison(comparison: RunComparison, out: Path) -> Path:
         for r in comparison.params.itertuples()
     ]
     n_changed = len(comparison.changed)
-    text = env.from_string(_PAGE).render(
+    text = standalone_page(
+        _PAGE,
         language=language,
-        css=page_css(),
         title=t("compare.title", language),
         intro=t("compare.intro", language, a=str(comparison.run_a), b=str(comparison.run_b)),
         params_heading=t("compare.params_heading", language),

@@ -105,14 +105,29 @@ def notebook_to_html(notebook: Path, target: Path, language: Language, title: st
     return write_text(body, target)
 
 
-_INDEX = """<!DOCTYPE html>
+#: The frame of the package's stand-alone pages (index, run comparison, sweep): offline, the
+#: pages' CSS; each fills in its own body (a Jinja template).
+_STANDALONE_HEAD = """<!DOCTYPE html>
 <html lang="{{ language }}">
 <head><meta charset="utf-8"><title>{{ title }}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>{{ css | safe }}</style></head>
 <body class="index-page">
 <main>
-{% if banner %}<div class="simulated-banner" role="note">⚠ {{ banner }}</div>{% endif %}
+"""
+_STANDALONE_TAIL = """</main></body></html>
+"""
+
+
+def standalone_page(body: str, **values: object) -> str:
+    """A stand-alone HTML page (no notebook behind it): the shared head and CSS around the
+    Jinja template ``body``; every value is HTML-escaped unless marked safe."""
+    env = Environment(autoescape=select_autoescape(default=True))
+    template = env.from_string(_STANDALONE_HEAD + body + _STANDALONE_TAIL)
+    return template.render(css=page_css(), **values)
+
+
+_INDEX = """{% if banner %}<div class="simulated-banner" role="note">⚠ {{ banner }}</div>{% endif %}
 <h1>{{ title }}</h1>
 {% if headline %}<section class="headline"><h2>{{ headline_title }}</h2>
 <ul>{% for line in headline %}<li>{{ line }}</li>{% endfor %}</ul></section>{% endif %}
@@ -124,7 +139,6 @@ _INDEX = """<!DOCTYPE html>
 <td>{{ page.finding }}</td></tr>
 {% endfor %}</tbody></table>
 <p class="meta">{{ meta }}</p>
-</main></body></html>
 """
 
 
@@ -150,7 +164,6 @@ def write_index(
     status column (each page's status stays in ``manifest.json``); a page that was not made
     says so in place of its finding.
     """
-    env = Environment(autoescape=select_autoescape(default=True))
     results_path = run_dir / "results.json"
     results = json.loads(results_path.read_text("utf-8")) if results_path.is_file() else {}
     pages = []
@@ -168,10 +181,10 @@ def write_index(
                 "finding": finding if made else t("run.page_not_made", language),
             }
         )
-    text = env.from_string(_INDEX).render(
+    text = standalone_page(
+        _INDEX,
         language=language,
         title=t("run.index_title_panel" if panel else "run.index_title", language),
-        css=page_css(),
         banner=t("banner.simulated", language) if simulated else "",
         headline=results.get("headline_lines", {}).get(language, []),
         headline_title=t("run.headline_title", language),

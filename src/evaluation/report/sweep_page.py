@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from jinja2 import Environment, select_autoescape
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from evaluation.data.io import atomic_path, write_table, write_text
 from evaluation.i18n import Language, format_billion_vnd, format_number, t
 from evaluation.report.effects import format_effect
-from evaluation.report.render import page_css
+from evaluation.report.render import standalone_page
 from evaluation.report.run_context import SAME_BYTES_RC
 from evaluation.report.style import (
     PALETTE,
@@ -63,14 +62,7 @@ HEADERS = {
     "error": "sweep.col.error",
 }
 
-_PAGE = """<!DOCTYPE html>
-<html lang="{{ language }}">
-<head><meta charset="utf-8"><title>{{ title }}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>{{ css | safe }}</style></head>
-<body class="index-page">
-<main>
-<h1>{{ title }}</h1>
+_PAGE = """<h1>{{ title }}</h1>
 <p>{{ intro }}</p>
 <h2>{{ figure_heading }}</h2>
 {% if figure %}<figure><img src="data:image/png;base64,{{ figure }}" alt="{{ alt }}" style="max-width:100%">
@@ -85,7 +77,6 @@ _PAGE = """<!DOCTYPE html>
 {% if failed %}<h2>{{ failed_heading }}</h2>
 <ul>{% for row in failed %}<li><strong>{{ row.name }}</strong>: {{ row.error }}</li>{% endfor %}</ul>{% endif %}
 <p class="meta">{{ meta }}</p>
-</main></body></html>
 """
 
 
@@ -254,10 +245,9 @@ def write_sweep_page(
         for r in table.itertuples()
         if r.status != "complete"
     ]
-    env = Environment(autoescape=select_autoescape(default=True))
-    text = env.from_string(_PAGE).render(
+    text = standalone_page(
+        _PAGE,
         language=language,
-        css=page_css(),
         title=t("sweep.page.title", language),
         intro=t(
             "sweep.page.intro",
