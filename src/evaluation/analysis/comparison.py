@@ -405,7 +405,11 @@ def _fit(base: pd.DataFrame, covariates: list[str]) -> PropensityResult | None:
     if data["pilot"].nunique() < 2:
         return None
     try:
-        fitted = propensity_scores(base, "pilot", covariates)
+        # Convergence and separation are checked below (a failed fit falls back to fewer
+        # covariates, and the page says so): statsmodels' warnings about them are not printed.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fitted = propensity_scores(base, "pilot", covariates)
     except (np.linalg.LinAlgError, PerfectSeparationError):  # singular design or separation
         return None
     return None if _separated(fitted) else fitted
@@ -425,11 +429,7 @@ def propensity(prepared: Prepared, params: Params) -> tuple[PropensityResult | N
     fallback = _usable(base.reset_index(), sample.covariates(prepared, params))
     if fallback == full:
         return None, False
-    warnings.warn(
-        f"the propensity model on {full} failed (no convergence or separation); "
-        f"refitted on the covariates {fallback}",
-        stacklevel=2,
-    )
+    # The fallback is returned (ComparisonWeights.fallback) and page 02 says it in words.
     return _fit(base, fallback), True
 
 
