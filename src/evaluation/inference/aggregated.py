@@ -165,12 +165,14 @@ def welch_from_changes(changes: np.ndarray, treated: np.ndarray) -> tuple[np.nda
     m1 = treated.astype(float)
     m0 = 1.0 - m1
     n1, n0 = m1.sum(1), m0.sum(1)
-    mean1 = m1 @ changes / n1
-    mean0 = m0 @ changes / n0
-    var1 = (m1 @ changes**2 - n1 * mean1**2) / (n1 - 1)
-    var0 = (m0 @ changes**2 - n0 * mean0**2) / (n0 - 1)
-    a, b = var1 / n1, var0 / n0
+    # A labelling with a single unit in a group has no variance: its t is NaN (no test), and
+    # the division by zero is expected, not printed.
     with np.errstate(divide="ignore", invalid="ignore"):
+        mean1 = m1 @ changes / n1
+        mean0 = m0 @ changes / n0
+        var1 = (m1 @ changes**2 - n1 * mean1**2) / (n1 - 1)
+        var0 = (m0 @ changes**2 - n0 * mean0**2) / (n0 - 1)
+        a, b = var1 / n1, var0 / n0
         t = (mean1 - mean0) / np.sqrt(a + b)
         df = (a + b) ** 2 / (a**2 / (n1 - 1) + b**2 / (n0 - 1))
     return t, df
