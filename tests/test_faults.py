@@ -624,3 +624,18 @@ def test_a_run_renames_only_its_own_folder(tmp_path):
     second.mkdir()
     assert _rename_own(second, tmp_path, "demo-20261129-101501").name == "demo-20261129-101501-2"
     assert empty.is_dir() and not mine.exists() and not second.exists()
+
+
+def test_kernel_sockets_go_where_their_path_fits(monkeypatch, tmp_path):
+    """A long temporary folder (deep pytest folders, macOS's TMPDIR) must not stop the kernel
+    from binding its IPC socket (at most 107 bytes): the sockets then go to /tmp."""
+    import tempfile
+
+    from evaluation import runner
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert runner._ipc_parent() == str(tmp_path) or len(str(tmp_path)) > 70
+    deep = tmp_path / ("x" * 90)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    assert runner._ipc_parent() == "/tmp"

@@ -216,7 +216,9 @@ def _ipc_kernel_manager(started: list | None = None, env: dict[str, str] | None 
         def __init__(self, **kwargs: object) -> None:
             super().__init__(**kwargs)
             self.transport = "ipc"
-            self._ipc_folder = Path(tempfile.mkdtemp(prefix="evaluation-kernel-"))
+            self._ipc_folder = Path(
+                tempfile.mkdtemp(prefix="evaluation-kernel-", dir=_ipc_parent())
+            )
             self.ip = str(self._ipc_folder / "ipc")
             if started is not None:
                 started.append(self)
@@ -285,6 +287,18 @@ def _execute_notebook(notebook: Path, target: Path, timeout: int | None) -> None
         raise
     if failure:
         raise failure[0]
+
+
+#: Longest IPC socket path the kernel can bind (sockaddr_un.sun_path is 108 bytes with its NUL).
+_IPC_PATH_MAX = 107
+
+
+def _ipc_parent() -> str | None:
+    """Where a kernel's IPC sockets go: the temporary folder, unless its path is so long that a
+    socket path in it (``.../evaluation-kernel-XXXXXXXX/ipc-NN``) would not fit; then ``/tmp``."""
+    base = tempfile.gettempdir()
+    longest = len(os.path.join(base, "evaluation-kernel-xxxxxxxx", "ipc-99"))
+    return base if longest <= _IPC_PATH_MAX or not os.path.isdir("/tmp") else "/tmp"
 
 
 def _stop_kernels(kernels: list, finished: threading.Event, wait: float = 30.0) -> None:
