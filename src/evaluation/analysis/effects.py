@@ -416,6 +416,32 @@ def event_study_estimate(prepared: Prepared, params: Params, outcome: str) -> Ef
     return dataclasses.replace(study, diagnostics={**study.diagnostics, "_power": power})
 
 
+def window_event_study(
+    frame: pd.DataFrame,
+    outcome: str,
+    weights: str | None,
+    leads: int,
+    lags: int,
+    prepared: Prepared,
+    params: Params,
+) -> EffectEstimate:
+    """The event study of the comparison window (``first_treated_window``) with the run's
+    clusters, small-sample convention and level: pages 03 and 04 and the trend-power check."""
+    return event_study(
+        frame,
+        outcome,
+        unit="commune_code",
+        time="wave_index",
+        first_treated="first_treated_window",
+        cluster=sample.cluster_column(prepared, params),
+        weights=weights,
+        leads=leads,
+        lags=lags,
+        ssc=params.analysis.ssc,
+        alpha=params.analysis.alpha,
+    )
+
+
 def event_study_power(
     frame: pd.DataFrame,
     study: EffectEstimate,
@@ -438,18 +464,8 @@ def event_study_power(
     signal = np.where(frame["pilot"] > 0, frame["wave_index"] - pilot_wave + 1.0, 0.0)
     trend = frame.assign(_trend=np.where(frame[outcome].notna(), signal, np.nan))
     try:
-        direction = event_study(
-            trend,
-            "_trend",
-            unit="commune_code",
-            time="wave_index",
-            first_treated="first_treated_window",
-            cluster=sample.cluster_column(prepared, params),
-            weights=weights,
-            leads=leads,
-            lags=lags,
-            ssc=params.analysis.ssc,
-            alpha=params.analysis.alpha,
+        direction = window_event_study(
+            trend, "_trend", weights, leads, lags, prepared, params
         ).terms["estimate"]
     except (ValueError, np.linalg.LinAlgError):
         return None

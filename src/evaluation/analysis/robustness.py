@@ -43,7 +43,12 @@ from scipy import stats
 
 from evaluation.analysis import sample
 from evaluation.analysis.base import NotApplicable, analysis, applies
-from evaluation.analysis.effects import before_after_drdid, chosen_outcome, event_study_power
+from evaluation.analysis.effects import (
+    before_after_drdid,
+    chosen_outcome,
+    event_study_power,
+    window_event_study,
+)
 from evaluation.analysis.requirements import (
     BALLOTS,
     BALLOTS_BEFORE_AND_AFTER,
@@ -54,7 +59,7 @@ from evaluation.analysis.requirements import (
     outcome_present,
 )
 from evaluation.config import Params
-from evaluation.estimators.event_study import contiguous_event_window, event_average, event_study
+from evaluation.estimators.event_study import contiguous_event_window, event_average
 from evaluation.estimators.fixed_effects import absorb
 from evaluation.estimators.result import TIDY_COLUMNS, EffectEstimate, term_frame
 from evaluation.estimators.synthetic_did import synthetic_did
@@ -340,19 +345,7 @@ def _event_study(
         )
     weights = sample.panel_weight(prepared, params, outcome)
     try:
-        study = event_study(
-            frame,
-            outcome,
-            unit="commune_code",
-            time="wave_index",
-            first_treated="first_treated_window",
-            cluster=sample.cluster_column(prepared, params),
-            weights=weights,
-            leads=leads,
-            lags=lags,
-            ssc=params.analysis.ssc,
-            alpha=params.analysis.alpha,
-        )
+        study = window_event_study(frame, outcome, weights, leads, lags, prepared, params)
     except (ValueError, np.linalg.LinAlgError):
         return _not_applicable(name, prepared, "robustness_fit_failed")
     if not math.isfinite(float(study.diagnostics.get("pretrend_p_value", math.nan))):
