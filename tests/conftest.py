@@ -11,10 +11,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import os
+import tempfile
+
 import pytest
 import yaml
 
 from evaluation.config import PROJECT_ROOT, Params, load_params
+
+# Runs made by the tests (in this process and in the command-line subprocesses they start) keep
+# their cache in a folder of their own, never in the checkout's runs/.cache.
+os.environ.setdefault("EVALUATION_CACHE_HOME", tempfile.mkdtemp(prefix="evaluation-test-cache-"))
 
 REFERENCE = PROJECT_ROOT / "data" / "reference" / "hanam"
 DEFAULT_PARAMS = PROJECT_ROOT / "params" / "default.yaml"

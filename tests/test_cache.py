@@ -206,6 +206,7 @@ def _fake_complete_run(folder: Path, params, pages: list[str]) -> Path:
         "notebooks": [{"name": p, "status": "ok", "writes": []} for p in pages],
     }
     (folder / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    (folder / "parts").mkdir()  # each page's part of the shared files
     return folder
 
 
@@ -222,6 +223,9 @@ def test_reuse_is_refused_when_a_reused_page_would_not_match(tmp_path):
         _reuse_source(alpha, order, tmp_path, earlier, _quiet)
     with pytest.raises(ParamsError, match="scaling"):  # page 06 itself would be reused
         _reuse_source(budget, notebook_order(["00_summary"]), tmp_path, earlier, _quiet)
+    (earlier / "parts").rmdir()  # a run made before pages kept their parts: refused
+    with pytest.raises(ParamsError, match="older version"):
+        _reuse_source(budget, order, tmp_path, earlier, _quiet)
     out = tmp_path / "runs"
     with pytest.raises(ParamsError, match="not a complete run"):
         run(DEFAULT_PARAMS, out=out, notebooks=["00_summary"], reuse=tmp_path, progress=_quiet)
@@ -265,26 +269,38 @@ def pinned():
         yield
 
 
-def test_identical_rerun_recomputes_nothing(tmp_path, pinned):
+def test_identical_rerun_copies_its_pages_and_a_new_language_reuses_the_results(
+    tmp_path, pinned
+):
     kwargs = {
         "out": tmp_path / "runs",
         "notebooks": ["01_data_quality"],
-        "overrides": SMALL_DEMO,
         "progress": _quiet,
         "cache_dir": tmp_path / "cache",
     }
-    cold = _manifest(run(DEFAULT_PARAMS, **kwargs))
-    again = _manifest(run(DEFAULT_PARAMS, **kwargs))
+    cold = _manifest(run(DEFAULT_PARAMS, overrides=SMALL_DEMO, **kwargs))
+    again = _manifest(run(DEFAULT_PARAMS, overrides=SMALL_DEMO, **kwargs))
     assert cold["status"] == again["status"] == "complete"
     assert cold["cache"]["computed"] >= 3
     assert cold["cache"]["folder"] == str((tmp_path / "cache").resolve())
-    assert again["cache"]["computed"] == 0
-    assert sorted(_analyses(again, "reused")) == sorted(_analyses(cold, "computed"))
-    for entry in again["notebooks"][0]["analyses"]["reused"]:
+    # nothing the page depends on changed: the page itself is copied, nothing is computed
+    page = again["notebooks"][0]
+    assert page["page_cache"]["entry"].startswith(str((tmp_path / "cache").resolve()))
+    assert again["cache"]["computed"] == again["cache"]["reused"] == 0
+    assert again["outputs"] == cold["outputs"]
+    # another language changes the page but no result: executed, every analysis reused
+    english = _manifest(run(DEFAULT_PARAMS, overrides={**SMALL_DEMO, "language": "en"}, **kwargs))
+    assert "page_cache" not in english["notebooks"][0]
+    assert english["cache"]["computed"] == 0
+    assert sorted(_analyses(english, "reused")) == sorted(_analyses(cold, "computed"))
+    for entry in english["notebooks"][0]["analyses"]["reused"]:
         assert Path(entry["path"]).is_file()
         assert Path(entry["path"]).stem == entry["key"]
     # results from the cache give the same files as results computed
-    assert again["outputs"] == cold["outputs"]
+    recomputed = _manifest(
+        run(DEFAULT_PARAMS, overrides={**SMALL_DEMO, "language": "en"}, cache=False, **kwargs)
+    )
+    assert recomputed["outputs"] == english["outputs"]
 
 
 @pytest.mark.slow

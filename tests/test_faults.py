@@ -123,7 +123,8 @@ class Run:
         self.lines: list[str] = []
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(self.tmpdir)}
         self.process = subprocess.Popen(
-            [*CLI, "run", str(params_file), "--out", str(out), "--only", *pages],
+            # --no-cache: every page must really run (the moments below wait for its kernel)
+            [*CLI, "run", str(params_file), "--out", str(out), "--no-cache", "--only", *pages],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -481,7 +482,7 @@ def test_a_full_disk_while_writing_a_page_never_marks_it_ok(tmp_path, monkeypatc
 
     monkeypatch.setattr(render, "write_text", write_text)
 
-    def execute(notebook: Path, target: Path, timeout: int | None) -> None:
+    def execute(notebook: Path, target: Path, timeout: int | None, *_: object) -> None:
         shutil.copyfile(notebook, target)  # the page's template stands in for its execution
 
     monkeypatch.setattr(runner, "_execute_notebook", execute)
@@ -631,11 +632,11 @@ def test_kernel_sockets_go_where_their_path_fits(monkeypatch, tmp_path):
     from binding its IPC socket (at most 107 bytes): the sockets then go to /tmp."""
     import tempfile
 
-    from evaluation import runner
+    from evaluation import kernels
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    assert runner._ipc_parent() == str(tmp_path) or len(str(tmp_path)) > 70
+    assert kernels._ipc_parent() == str(tmp_path) or len(str(tmp_path)) > 70
     deep = tmp_path / ("x" * 90)
     deep.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(deep))
-    assert runner._ipc_parent() == "/tmp"
+    assert kernels._ipc_parent() == "/tmp"

@@ -50,8 +50,11 @@ def _manifest_without_times(folder: Path) -> dict:
 
 
 def _twice(out: Path, pages: list[str] | None) -> tuple[RunResult, RunResult]:
-    first = run(DEFAULT_PARAMS, out=out, notebooks=pages, overrides=TINY_DEMO, progress=_quiet)
-    second = run(DEFAULT_PARAMS, out=out, notebooks=pages, overrides=TINY_DEMO, progress=_quiet)
+    """Two runs that both execute every page (no page cache: the point is that executing
+    again gives the same bytes; a page copied from the cache is compared in test_cache)."""
+    kwargs = {"notebooks": pages, "overrides": TINY_DEMO, "progress": _quiet, "cache": False}
+    first = run(DEFAULT_PARAMS, out=out, **kwargs)
+    second = run(DEFAULT_PARAMS, out=out, **kwargs)
     assert first.ok and second.ok, (first.message, second.message)
     assert first.run_dir != second.run_dir
     return first, second

@@ -19,6 +19,9 @@ from evaluation.i18n import Language
 
 #: The project's root (the folder holding ``params/``); relative paths in params are read from here.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: The day a run started (ISO date), handed by the runner to its kernels (pages date their
+#: signable workbooks with it).
+RUN_DATE_ENV = "EVALUATION_RUN_DATE"
 
 
 class ParamsError(ValueError):

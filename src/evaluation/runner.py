@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import errno
 import json
-import logging
 import os
 import platform
+import queue
 import shutil
 import signal
 import subprocess
@@ -41,7 +41,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -50,11 +49,21 @@ from pathlib import Path
 from evaluation.analysis import CATALOGUE, skipped_sections
 from evaluation.analysis.base import DEFAULT_READS, load_catalogue
 from evaluation.analysis.checks import check_design
-from evaluation.cache import code_fingerprint, kernel_environment, read_log
-from evaluation.config import PROJECT_ROOT, Params, ParamsError, load_params, params_to_yaml
+from evaluation.cache import code_fingerprint, kernel_environment, prepared_digest, read_log
+from evaluation.config import (
+    PROJECT_ROOT,
+    RUN_DATE_ENV,
+    Params,
+    ParamsError,
+    load_params,
+    params_to_yaml,
+)
 from evaluation.data.io import atomic_path, sha256, write_table, write_text
 from evaluation.data.problems import DataValidationError
-from evaluation.prepare import prepare_inputs, resolve_demo_paths, save_prepared
+from evaluation.kernels import KernelPool, PageJob, PageKernel, notebook_imports
+from evaluation.page_cache import PageCache, page_key, upstream, upstream_files
+from evaluation.prepare import Prepared, prepare_inputs, resolve_demo_paths, save_prepared
+from evaluation.report.parts import LAST_PAGES, PARTS, assemble, page_writes
 from evaluation.report.render import (
     make_reproducible,
     notebook_to_html,
@@ -65,10 +74,12 @@ from evaluation.report.render import (
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 #: Where analysis results are cached unless ``cache_dir`` (``--cache-dir``) says otherwise.
 DEFAULT_CACHE_DIR = PROJECT_ROOT / "runs" / ".cache"
+#: Environment variable that moves the default cache folder (a read-only checkout, the tests).
+CACHE_HOME_ENV = "EVALUATION_CACHE_HOME"
 #: What a page writes into the run folder, copied for the pages an ``--only`` run reuses.
-PAGE_OUTPUTS = ("results", "findings", "figures", "tables", "results.json")
+PAGE_OUTPUTS = ("results", "findings", "figures", "tables", "results.json", PARTS)
 #: The summary page reads what the others wrote, so it runs last.
-RUN_LAST = ("00_summary",)
+RUN_LAST = LAST_PAGES
 PACKAGES = (
     "hanam-evaluation",
     "numpy",
@@ -203,152 +214,23 @@ def _shielded() -> Iterator[None]:
             signal.signal(number, handler)
 
 
-def _ipc_kernel_manager(started: list | None = None, env: dict[str, str] | None = None) -> type:
-    """A kernel manager on IPC sockets: no TCP ports to collide when runs go in parallel, and no
-    ipykernel warning about unencrypted TCP on every start. Each manager is appended to
-    ``started`` so that an interrupted run can stop its kernel; ``env`` is added to the
-    kernel's environment (the result cache's folder and log), not to this process's."""
-    import tempfile
+def _execute_notebook(
+    notebook: Path, target: Path, timeout: int | None, kernel: PageKernel, env: dict[str, str]
+) -> None:
+    """Execute ``notebook`` into ``target`` with papermill, in ``kernel`` (already warm).
 
-    from jupyter_client.manager import AsyncKernelManager
-
-    class IpcKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs: object) -> None:
-            super().__init__(**kwargs)
-            self.transport = "ipc"
-            self._ipc_folder = Path(
-                tempfile.mkdtemp(prefix="evaluation-kernel-", dir=_ipc_parent())
-            )
-            self.ip = str(self._ipc_folder / "ipc")
-            if started is not None:
-                started.append(self)
-
-        async def _async_cleanup_resources(self, restart: bool = False) -> None:
-            await super()._async_cleanup_resources(restart=restart)
-            if not restart:  # the IPC sockets' folder goes with the kernel
-                shutil.rmtree(self._ipc_folder, ignore_errors=True)
-
-        cleanup_resources = _async_cleanup_resources
-
-        async def _async_pre_start_kernel(self, **kw: object) -> tuple:
-            if env:
-                kw["env"] = {**dict(kw.get("env") or os.environ), **env}  # type: ignore[arg-type]
-            return await super()._async_pre_start_kernel(**kw)
-
-    return IpcKernelManager
-
-
-#: Environment added to the kernels of the page being executed (the result cache's folder and
-#: log), set by the run around each call of :func:`_execute_notebook`.
-_KERNEL_ENV: ContextVar[dict[str, str] | None] = ContextVar("kernel_env", default=None)
-
-
-def _execute_notebook(notebook: Path, target: Path, timeout: int | None) -> None:
-    """Execute ``notebook`` into ``target`` with papermill, in a worker thread.
-
-    The kernel works in ``target``'s folder (``notebooks/`` of the run) and receives
-    ``run_dir = ".."``: the executed notebook names no absolute or temporary path and reruns
-    by hand where it lies. On SIGINT/SIGTERM (raised here in the main thread) the kernel's
-    process group is killed, the worker is waited for, and the interrupt goes on up.
+    Runs in a page's worker thread. The kernel works in ``target``'s folder (``notebooks/`` of
+    the run) and receives ``run_dir = ".."``: the executed notebook names no absolute or
+    temporary path and reruns by hand where it lies. ``env`` is the page's environment (the
+    result cache's folder and log, the run's day).
     """
-    import papermill as pm
-
-    kernels: list = []
-    env = _KERNEL_ENV.get()
-    failure: list[BaseException] = []
-    # An Event, not Thread.join: a join interrupted by Ctrl-C marks the thread finished while it
-    # still runs (CPython 3.11), and the kernel would be left to run on.
-    finished = threading.Event()
-
-    def execute() -> None:
-        try:
-            pm.execute_notebook(
-                str(notebook),
-                str(target),
-                parameters={"run_dir": ".."},
-                kernel_name="python3",
-                execution_timeout=timeout,
-                progress_bar=False,
-                cwd=str(target.parent),
-                kernel_manager_class=_ipc_kernel_manager(kernels, env),
-            )
-        except BaseException as err:  # handed to the main thread below
-            failure.append(err)
-        finally:
-            finished.set()
-
-    threading.Thread(target=execute, name=f"notebook {notebook.stem}", daemon=True).start()
-    try:
-        while not finished.wait(0.2):
-            pass
-    except BaseException:
-        with _shielded():
-            _stop_kernels(kernels, finished)
-        raise
-    if failure:
-        raise failure[0]
+    kernel.execute(PageJob(notebook, target, timeout, env))
 
 
-#: Longest IPC socket path the kernel can bind (sockaddr_un.sun_path is 108 bytes with its NUL).
-_IPC_PATH_MAX = 107
-
-
-def _ipc_parent() -> str | None:
-    """Where a kernel's IPC sockets go: the temporary folder, unless its path is so long that a
-    socket path in it (``.../evaluation-kernel-XXXXXXXX/ipc-NN``) would not fit; then ``/tmp``."""
-    base = tempfile.gettempdir()
-    longest = len(os.path.join(base, "evaluation-kernel-xxxxxxxx", "ipc-99"))
-    return base if longest <= _IPC_PATH_MAX or not os.path.isdir("/tmp") else "/tmp"
-
-
-def _stop_kernels(kernels: list, finished: threading.Event, wait: float = 30.0) -> None:
-    """Kill the kernels a notebook started (their whole process group) until its worker ends.
-
-    papermill's log is muted meanwhile: its "Kernel died" error is the intended outcome here,
-    and the user gets one line saying the run was interrupted.
-    """
-    log = logging.getLogger("papermill")
-    was_disabled, log.disabled = log.disabled, True
-    try:
-        _kill_until_finished(kernels, finished, wait)
-    finally:
-        log.disabled = was_disabled
-
-
-def _kill_until_finished(kernels: list, finished: threading.Event, wait: float) -> None:
-    deadline = time.monotonic() + wait
-    while True:
-        for manager in kernels:
-            provisioner = getattr(manager, "provisioner", None)
-            pgid = getattr(provisioner, "pgid", None)
-            pid = getattr(provisioner, "pid", None)
-            try:
-                if pgid:
-                    os.killpg(pgid, signal.SIGKILL)
-                elif pid:
-                    os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass  # already gone
-        if finished.wait(0.5) or time.monotonic() > deadline:
-            break
-    _kill_children()
-    for manager in kernels:  # when the worker could not clean up in time
-        shutil.rmtree(getattr(manager, "_ipc_folder", ""), ignore_errors=True)
-        with suppress(OSError, TypeError):
-            os.remove(manager.connection_file)
-
-
-def _kill_children(wait: float = 5.0) -> None:
-    """Kill every process this run started that is still alive (a kernel caught while it was
-    starting is not yet in the list of kernels) and wait for them, so that none outlives the
-    run or prints after its last line."""
-    import psutil  # a dependency of ipykernel
-
-    children = psutil.Process().children(recursive=True)
-    for child in children:
-        with suppress(psutil.Error):
-            child.kill()
-    psutil.wait_procs(children, timeout=wait)
+def default_jobs() -> int:
+    """Pages run at once by default: the machine's cores (at most 4: beyond that the pages
+    wait on the summary and on memory)."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def _write_manifest(folder: Path, manifest: dict) -> None:
@@ -421,6 +303,7 @@ def run(
     cache: bool = True,
     cache_dir: str | Path | None = None,
     reuse: str | Path | None = None,
+    jobs: int | None = None,
 ) -> RunResult:
     """Run the whole evaluation for one parameter file.
 
@@ -437,13 +320,17 @@ def run(
     overrides : dict, optional
         Parameter keys applied last (for sweeps and tests).
     cache : bool
-        Reuse and store analysis results in the result cache (``--no-cache``: False).
+        Reuse and store analysis results and unchanged pages in the cache (``--no-cache``:
+        False, every page executed and every analysis computed).
     cache_dir : path, optional
-        The cache's folder (default ``runs/.cache``, whatever ``out`` is).
+        The cache's folder (default ``$EVALUATION_CACHE_HOME``, else ``runs/.cache``, whatever
+        ``out`` is).
     reuse : path, optional
         An earlier complete run whose outputs stand in for the pages this run does not run.
         Without it, a run of some pages only reuses the newest complete run of the same name
         in ``out`` whose inputs and parameters those pages read are the same (if any).
+    jobs : int, optional
+        Pages run at once, each in its own kernel (default: the machine's cores, at most 4).
 
     Returns
     -------
@@ -463,7 +350,8 @@ def run(
     order = notebook_order(notebooks or params.report.notebooks)
     parent = _run_parent(out)
     reused = _reuse_source(params, order, parent, reuse, progress)
-    cache_folder = None if not cache else Path(cache_dir or DEFAULT_CACHE_DIR).resolve()
+    default_cache = os.environ.get(CACHE_HOME_ENV) or DEFAULT_CACHE_DIR
+    cache_folder = None if not cache else Path(cache_dir or default_cache).resolve()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     name, work = _claim_run_folder(parent, f"{params.run_name}-{stamp}")
     on_error = on_error or params.report.on_error
@@ -487,9 +375,8 @@ def run(
         try:
             manifest["git_commit"] = _git_commit()
             manifest["versions"] = _versions()
-            _write_manifest(work, manifest)
             code = code_fingerprint() if cache_folder else ""
-            setup = _RunSetup(cache_folder, logs, reused, code)
+            setup = _RunSetup(cache_folder, logs, reused, code, jobs or default_jobs())
             ok, message = _run_in(work, parent, params, order, on_error, manifest, progress, setup)
             manifest["timings_seconds"]["total"] = round(time.perf_counter() - started, 2)
             _write_manifest(work, manifest)
@@ -518,12 +405,14 @@ def run(
 
 @dataclass(frozen=True)
 class _RunSetup:
-    """Where a run's kernels cache results, log their use, and the run it reuses pages of."""
+    """Where a run's kernels cache results and log their use, the run it reuses pages of, and
+    how many pages may run at once."""
 
     cache_folder: Path | None
     logs: Path
     reused: Path | None
     code: str = ""
+    jobs: int = 1
 
 
 def _run_in(
@@ -536,19 +425,69 @@ def _run_in(
     progress: Callable[[str], None],
     setup: _RunSetup | None = None,
 ) -> tuple[bool, str]:
-    """Prepare the inputs, execute and render every notebook, write the index, all in ``work``.
+    """The run's stages, all in ``work``: prepare the inputs, copy the pages reused from an
+    earlier run, run the pages (in parallel, as their dependencies allow; a page unchanged
+    since an earlier run comes from the page cache), then the PDFs, the index and the list of
+    outputs. ``manifest`` is filled in; the caller writes it once.
 
     Returns whether every step succeeded and the message of the last failure. An ``OSError``
     while writing (a full disk) stops everything and is raised after marking the page failed.
     """
+    setup = setup or _RunSetup(None, work, None)
     started = time.perf_counter()
+    prepared, ok, message, order = _prepare_stage(work, params, order, manifest, progress)
+    params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
+    if ok and setup.reused is not None:
+        for entry in _copy_reused_pages(setup.reused, work, [p.stem for p in order]):
+            manifest["notebooks"].append(entry)
+            progress(f"[reuse] {entry['name']} from {setup.reused}")
+        assemble(work, params.language, params)
+    if order:
+        pages_ok, pages_message = _PageScheduler(
+            work, parent, params, order, on_error, manifest, progress, setup, prepared, started
+        ).run()
+        if not pages_ok:
+            ok, message = False, pages_message
+    if ok and params.report.pdf:
+        from evaluation.report.pdf import write_pdfs
+
+        manifest["pdf"] = [str(p.relative_to(work)) for p in write_pdfs(work, progress=progress)]
+    manifest.setdefault("cache", {}).update(_cache_counts(manifest["notebooks"]))
+    manifest["status"] = "complete" if ok else "failed"
+    manifest["finished"] = datetime.now().isoformat(timespec="seconds")
+    write_index(work, manifest, params.language, params.simulated, params.data.source == "panel")
+    if ok:
+        manifest["outputs"] = {
+            str(p.relative_to(work)): sha256(p)
+            for p in sorted(work.rglob("*"))
+            if p.is_file()
+            and p.name != "manifest.json"
+            and "prepared" not in p.parts
+            and p.name != ".lock"
+        }
+    return ok, message
+
+
+def _prepare_stage(
+    work: Path,
+    params: Params,
+    order: list[Path],
+    manifest: dict,
+    progress: Callable[[str], None],
+) -> tuple[Prepared | None, bool, str, list[Path]]:
+    """Read, validate and prepare the inputs into ``work/prepared``.
+
+    Returns the prepared data (None when they failed), whether they are sound, the message of a
+    failure and the notebooks still to run (only the data-quality page for invalid data, none
+    for unreadable inputs).
+    """
     progress(f"[prepare] reading and validating inputs ({params.data.source})")
     t0 = time.perf_counter()
     params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
     write_text(params_to_yaml(params), work / "params.yaml")
     manifest["inputs"] = {str(p): sha256(p) for p in params.input_files() + _data_files(params)}
-    ok = True
-    message = ""
+    prepared = None
+    ok, message = True, ""
     try:
         prepared = prepare_inputs(params)
         check_design(prepared, params)
@@ -566,8 +505,7 @@ def _run_in(
         for section in skipped:
             progress(f"[prepare] skipped: {section.analysis}: {section.message('en')}")
     except DataValidationError as err:
-        ok = False
-        message = str(err)
+        prepared, ok, message = None, False, str(err)
         write_table(err.problems, work / "tables" / "data_problems.csv")
         progress(message)
         # Only the data-quality page can say something useful about invalid data.
@@ -577,7 +515,7 @@ def _run_in(
     except (ValueError, OSError) as err:  # unreadable file, harmonisation or window error
         if isinstance(err, OSError) and err.errno in _DISK_FULL:
             raise  # not a problem of the inputs: the run folder cannot be written
-        ok = False
+        prepared, ok = None, False
         message = f"{type(err).__name__}: {err}"
         progress(f"FAILED while preparing the inputs: {message}")
         order = []
@@ -585,83 +523,230 @@ def _run_in(
             entry["status"] = "skipped"
         manifest["error"] = message
     manifest["timings_seconds"]["prepare"] = round(time.perf_counter() - t0, 2)
-    setup = setup or _RunSetup(None, work, None)
-    if ok and setup.reused is not None:
-        for entry in _copy_reused_pages(setup.reused, work, [p.stem for p in order]):
-            manifest["notebooks"].append(entry)
-            progress(f"[reuse] {entry['name']} from {setup.reused}")
-    _write_manifest(work, manifest)
+    return prepared, ok, message, order
 
-    previous = _previous_timings(parent, params.run_name)
-    for index, notebook in enumerate(order):
-        entry = manifest["notebooks"][index]
-        left = _time_left(previous, [p.stem for p in order[index:]])
-        progress(
-            f"[{index + 1}/{len(order)}] {notebook.stem} "
-            f"(elapsed {time.perf_counter() - started:.0f} s{left})"
+
+class _PageScheduler:
+    """Runs a run's pages: each as soon as the pages it reads are done (the summary last), up to
+    ``setup.jobs`` at once, each in its own warm kernel; a page whose key is in the page cache
+    is copied instead. The main thread waits on a queue so that Ctrl-C stays immediate.
+    """
+
+    def __init__(
+        self,
+        work: Path,
+        parent: Path,
+        params: Params,
+        order: list[Path],
+        on_error: str,
+        manifest: dict,
+        progress: Callable[[str], None],
+        setup: _RunSetup,
+        prepared: Prepared | None,
+        started: float,
+    ) -> None:
+        self.work, self.params, self.order, self.on_error = work, params, order, on_error
+        self.manifest, self.progress, self.setup, self.started = manifest, progress, setup, started
+        self.entries = {e["name"]: e for e in manifest["notebooks"][: len(order)]}
+        self.names = [p.stem for p in order]
+        reused = [e["name"] for e in manifest["notebooks"] if e.get("status") == "reused"]
+        self.done: set[str] = set(reused)
+        #: Every page of the run folder: those run now and those reused from an earlier run.
+        self.pages = self.names + reused
+        self.pages_cache = (
+            PageCache(setup.cache_folder)
+            if setup.cache_folder is not None and prepared is not None
+            else None
         )
-        target = work / "notebooks" / notebook.name
-        target.parent.mkdir(exist_ok=True)
-        t0 = time.perf_counter()
-        entry["status"] = "running"
-        log = setup.logs / f"{notebook.stem}.jsonl"
-        before = _snapshot(work)
-        token = _KERNEL_ENV.set(kernel_environment(setup.cache_folder, log, setup.code))
+        self.prepared_digest = prepared_digest(prepared) if self.pages_cache else ""
+        self.previous = _previous_timings(parent, params.run_name)
+        self.finished: queue.Queue[tuple[str, BaseException | None]] = queue.Queue()
+        self.running: dict[str, float] = {}
+        self.pool: KernelPool | None = None
+        self.ok, self.message = True, ""
+        self.stopped = False
+        self.count = 0
+        # pages copied from the page cache since the shared files were last assembled
+        self.unassembled = False
+
+    def run(self) -> tuple[bool, str]:
         try:
-            _execute_notebook(notebook, target, params.report.execution_timeout)
-            entry["status"] = "ok"
-        except Exception as err:  # papermill raises for any failing cell; keep going per flag
-            entry["status"] = "failed"
-            if isinstance(err, OSError) and err.errno in _DISK_FULL:
-                entry["error"] = f"the executed notebook could not be written: {err.strerror}"
-                raise  # the run folder cannot be written: stop everything
-            entry["error"] = (
-                _first_failed_cell(target) if target.exists() else f"{type(err).__name__}: {err}"
-            )
-            ok = False
-            message = f"notebook {notebook.stem} failed at {entry['error']}"
-            progress(f"  FAILED: {message}")
-        finally:
-            _KERNEL_ENV.reset(token)
-        entry["execute_seconds"] = round(time.perf_counter() - t0, 2)
-        entry["writes"] = _written_since(before, work)
+            pending = list(self.order)
+            while pending or self.running:
+                pending = self._start_what_can_start(pending)
+                if not self.running:
+                    if pending:  # nothing runs and nothing can start: a page waits on a skip
+                        for notebook in pending:
+                            self.entries[notebook.stem]["status"] = "skipped"
+                    break
+                with suppress(queue.Empty):
+                    name, error = self.finished.get(timeout=0.2)
+                    self._page_finished(name, error)
+                    if self.stopped:
+                        for notebook in pending:
+                            self.entries[notebook.stem]["status"] = "skipped"
+                        pending = []
+        except BaseException:
+            with _shielded():
+                if self.pool is not None:
+                    self.pool.kill()
+            raise
+        if self.pool is not None:
+            self.pool.close()
+        self._assemble()
+        return self.ok, self.message
+
+    def _assemble(self) -> None:
+        """Rebuild the shared files once pages were copied from the page cache."""
+        if self.unassembled:
+            assemble(self.work, self.params.language, self.params)
+            self.unassembled = False
+
+    # -- starting pages --------------------------------------------------------------------
+
+    def _ready(self, notebook: Path) -> bool:
+        return all(n in self.done for n in upstream(notebook.stem, self.pages))
+
+    def _start_what_can_start(self, pending: list[Path]) -> list[Path]:
+        left = list(pending)
+        progressed = True
+        while progressed and not self.stopped:
+            progressed = False
+            for notebook in list(left):
+                if not self._ready(notebook):
+                    continue
+                key = self._key(notebook)
+                if key is not None and self._from_page_cache(notebook, key):
+                    left.remove(notebook)
+                    progressed = True
+                    break  # a page done may let an earlier one start
+                if len(self.running) >= self.setup.jobs:
+                    return left
+                self._start(notebook, key)
+                left.remove(notebook)
+                progressed = True
+                break
+        return left
+
+    def _key(self, notebook: Path) -> str | None:
+        if self.pages_cache is None:
+            return None
+        needs = upstream(notebook.stem, self.pages)
+        return page_key(
+            notebook.stem,
+            notebook,
+            self.params,
+            self.prepared_digest,
+            self.manifest["started"][:10],
+            upstream_files(self.work, [n for n in needs if n in self.done]),
+            self.manifest.get("versions", {}),
+        )
+
+    def _announce(self, notebook: Path, what: str) -> None:
+        self.count += 1
+        self.progress(f"[{self.count}/{len(self.order)}] {notebook.stem} {what}")
+
+    def _from_page_cache(self, notebook: Path, key: str) -> bool:
+        assert self.pages_cache is not None
+        t0 = time.perf_counter()
+        copied = self.pages_cache.get(key, self.work)
+        if copied is None:
+            return False
+        self.unassembled = True
+        entry = self.entries[notebook.stem]
+        entry.update(
+            status="ok",
+            page_cache={"key": key, "entry": str(self.pages_cache.path(key))},
+            copy_seconds=round(time.perf_counter() - t0, 2),
+            writes=[f for f in copied if f.startswith(PAGE_OUTPUTS)],
+            analyses={"reused": [], "computed": []},
+        )
+        self.done.add(notebook.stem)
+        self._announce(notebook, "unchanged: copied from the page cache")
+        return True
+
+    def _start(self, notebook: Path, key: str | None) -> None:
+        self._assemble()  # a page running now may read the shared files
+        if self.pool is None:
+            self.pool = KernelPool(notebook_imports(self.order))
+        entry = self.entries[notebook.stem]
+        entry["status"] = "running"
+        entry["key"] = key
+        left = _time_left(self.previous, self._not_done(), self.setup.jobs)
+        self._announce(notebook, f"(elapsed {time.perf_counter() - self.started:.0f} s{left})")
+        kernel = self.pool.take()
+        waiting = len(self.order) - len(self.done) - len(self.running) - 1
+        self.pool.prewarm(min(self.setup.jobs, max(0, waiting)))  # the next pages' kernels
+        target = self.work / "notebooks" / notebook.name
+        target.parent.mkdir(exist_ok=True)
+        log = self.setup.logs / f"{notebook.stem}.jsonl"
+        env = {
+            **kernel_environment(self.setup.cache_folder, log, self.setup.code),
+            RUN_DATE_ENV: self.manifest["started"][:10],
+        }
+        self.running[notebook.stem] = time.perf_counter()
+
+        def page() -> None:
+            error = None
+            try:
+                _execute_notebook(
+                    notebook, target, self.params.report.execution_timeout, kernel, env
+                )
+            except BaseException as err:  # handed to the main thread
+                error = err
+            self.finished.put((notebook.stem, error))
+
+        threading.Thread(target=page, name=f"page {notebook.stem}", daemon=True).start()
+
+    def _not_done(self) -> list[str]:
+        return [n for n in self.names if n not in self.done]
+
+    # -- a page finished -------------------------------------------------------------------
+
+    def _page_finished(self, name: str, error: BaseException | None) -> None:
+        notebook = next(p for p in self.order if p.stem == name)
+        entry = self.entries[name]
+        target = self.work / "notebooks" / notebook.name
+        entry["execute_seconds"] = round(time.perf_counter() - self.running.pop(name), 2)
+        self.done.add(name)
+        log = self.setup.logs / f"{name}.jsonl"
         entry["analyses"] = _analyses_record(read_log(log))
-        if entry["status"] == "ok":
-            progress(f"  done in {entry['execute_seconds']:.1f} s")
+        entry["writes"] = [w for w in page_writes(self.work, name) if w.startswith(PAGE_OUTPUTS)]
+        if error is None:
+            entry["status"] = "ok"
+            self.progress(f"  done in {entry['execute_seconds']:.1f} s ({name})")
+        else:
+            entry["status"] = "failed"
+            if isinstance(error, OSError) and error.errno in _DISK_FULL:
+                entry["error"] = f"the executed notebook could not be written: {error.strerror}"
+                raise error  # the run folder cannot be written: stop everything
+            entry["error"] = (
+                _first_failed_cell(target)
+                if target.exists()
+                else f"{type(error).__name__}: {error}"
+            )
+            self.ok = False
+            self.message = f"notebook {name} failed at {entry['error']}"
+            self.progress(f"  FAILED: {self.message}")
         if target.exists():
             t1 = time.perf_counter()
             try:
                 make_reproducible(target, notebook)
-                title = page_title(notebook.stem, params.language, params.data.source == "panel")
-                notebook_to_html(target, work / f"{notebook.stem}.html", params.language, title)
+                title = page_title(name, self.params.language, self.params.data.source == "panel")
+                notebook_to_html(target, self.work / f"{name}.html", self.params.language, title)
             except OSError as err:
                 entry["status"] = "failed"  # its page was not written: never "ok"
                 entry["error"] = f"its page could not be written: {err.strerror or err}"
                 raise
             entry["render_seconds"] = round(time.perf_counter() - t1, 2)
         if "error" in entry and _disk_full_in(entry["error"]):  # the kernel hit a full disk
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(work))
-        _write_manifest(work, manifest)
-        if entry["status"] == "failed" and on_error == "stop":
-            for later in manifest["notebooks"][index + 1 : len(order)]:
-                later["status"] = "skipped"
-            break
-
-    if ok and params.report.pdf:
-        from evaluation.report.pdf import write_pdfs
-
-        manifest["pdf"] = [str(p.relative_to(work)) for p in write_pdfs(work, progress=progress)]
-    manifest.setdefault("cache", {}).update(_cache_counts(manifest["notebooks"]))
-    manifest["status"] = "complete" if ok else "failed"
-    manifest["finished"] = datetime.now().isoformat(timespec="seconds")
-    write_index(work, manifest, params.language, params.simulated, params.data.source == "panel")
-    if ok:
-        manifest["outputs"] = {
-            str(p.relative_to(work)): sha256(p)
-            for p in sorted(work.rglob("*"))
-            if p.is_file() and p.name != "manifest.json" and "prepared" not in p.parts
-        }
-    return ok, message
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.work))
+        key = entry.pop("key", None)
+        if entry["status"] == "ok" and key is not None and self.pages_cache is not None:
+            files = [*page_writes(self.work, name), f"notebooks/{notebook.name}", f"{name}.html"]
+            self.pages_cache.put(key, self.work, files)
+        if entry["status"] == "failed" and self.on_error == "stop":
+            self.stopped = True
 
 
 def _close_failed(work: Path, parent: Path, name: str, manifest: dict, err: BaseException) -> Path:
@@ -709,7 +794,8 @@ def _rename_own(work: Path, parent: Path, name: str, failed: bool = False) -> Pa
 
 
 def _previous_timings(parent: Path, run_name: str) -> dict[str, float]:
-    """Seconds each page took (execute + render) in the newest complete run of this name."""
+    """Seconds each page took (execute + render) the last time it was executed, in the complete
+    runs of this name (a page copied from the page cache says nothing of its time)."""
     manifests = sorted(
         (
             p
@@ -717,25 +803,30 @@ def _previous_timings(parent: Path, run_name: str) -> dict[str, float]:
             if not p.parent.name.endswith("FAILED")
         ),
         key=lambda p: p.stat().st_mtime,
+        reverse=True,
     )
-    for path in reversed(manifests):
+    timings: dict[str, float] = {}
+    for path in manifests:
         try:
             entries = json.loads(path.read_text("utf-8")).get("notebooks", [])
         except (OSError, ValueError):
             continue
-        return {
-            e["name"]: float(e.get("execute_seconds", 0)) + float(e.get("render_seconds", 0))
-            for e in entries
-            if e.get("status") == "ok"
-        }
-    return {}
+        for e in entries:
+            if e.get("status") == "ok" and "execute_seconds" in e and e["name"] not in timings:
+                timings[e["name"]] = float(e["execute_seconds"]) + float(
+                    e.get("render_seconds", 0)
+                )
+    return timings
 
 
-def _time_left(previous: dict[str, float], pages: list[str]) -> str:
-    """``; about N s left`` from the previous run's timings, or nothing without them."""
+def _time_left(previous: dict[str, float], pages: list[str], jobs: int = 1) -> str:
+    """``; about N s left`` from the previous run's timings (pages running ``jobs`` at once, but
+    never less than the longest page), or nothing without them."""
     if not previous or any(p not in previous for p in pages):
         return ""
-    return f"; about {sum(previous[p] for p in pages):.0f} s left, as last time"
+    times = [previous[p] for p in pages]
+    left = max(sum(times) / max(1, jobs), max(times, default=0.0))
+    return f"; about {left:.0f} s left, as last time"
 
 
 def _claim_run_folder(parent: Path, base: str) -> tuple[str, Path]:
@@ -787,11 +878,6 @@ def _snapshot(work: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _written_since(before: dict[str, tuple[int, int]], work: Path) -> list[str]:
-    """The page outputs created or changed since ``before`` (what the page just wrote)."""
-    return sorted(path for path, stat in _snapshot(work).items() if before.get(path) != stat)
-
-
 def _analyses_record(events: list) -> dict[str, list]:
     """The manifest's record of a page's analyses: reused (with key and cache entry) or computed."""
     return {
@@ -837,7 +923,10 @@ def _sections_read(pages: list[str]) -> set[str]:
 
 def _reuse_mismatch(params: Params, earlier: Path, manifest: dict, pages: list[str]) -> str | None:
     """Why ``earlier``'s pages ``pages`` cannot stand in this run (None when they can): other
-    input files, or other values of a parameter section those pages read."""
+    input files, other values of a parameter section those pages read, or a run made before
+    pages kept their own parts of the shared files."""
+    if not (earlier / PARTS).is_dir():
+        return "it was made by an older version of the package (it has no parts/ folder)"
     try:
         current = {sha256(p) for p in params.input_files() + _data_files(params)}
     except OSError:

@@ -22,7 +22,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from evaluation.analysis.base import NotApplicable, load_result, save_result
-from evaluation.config import PROJECT_ROOT, Params, load_params, params_to_yaml
+from evaluation.config import PROJECT_ROOT, RUN_DATE_ENV, Params, load_params, params_to_yaml
 from evaluation.data.io import atomic_path, sha256, write_table, write_text
 from evaluation.data.problems import DataValidationError
 from evaluation.estimators.result import TIDY_COLUMNS
@@ -34,16 +34,15 @@ from evaluation.prepare import (
     resolve_demo_paths,
     save_prepared,
 )
+from evaluation.report import parts
+from evaluation.report.parts import EFFECT_KEY, EFFECTS_COLUMNS
 from evaluation.report.style import close, localise_numbers, table_styler
 from evaluation.report.wording import reader_value
 from evaluation.report.workbook import SIGNABLE, write_signable, write_workbook
 
 #: Matplotlib settings that make SVG output byte-identical across runs (ids from a fixed salt).
 SAME_BYTES_RC = {"svg.hashsalt": "hanam-evaluation"}
-EFFECT_KEY = ["outcome", "estimator", "term", "inference"]
-#: Columns of ``tables/effects.csv``: the tidy columns and whether the interval's method had
-#: its size measured on this design and found inside ``inference.size_band``.
-EFFECTS_COLUMNS = [*TIDY_COLUMNS, "size_checked"]
+__all__ = ["EFFECT_KEY", "EFFECTS_COLUMNS", "RunContext", "open_run"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,11 @@ class RunContext:
         )
 
     def run_date(self) -> date:
-        """The day the run started (``manifest.json``), else today (a notebook run by hand)."""
+        """The day the run started: set by the runner (``$EVALUATION_RUN_DATE``), else the
+        finished run's ``manifest.json``, else today (a notebook run by hand)."""
+        given = os.environ.get(RUN_DATE_ENV, "")
+        if given:
+            return date.fromisoformat(given)
         path = self.run_dir / "manifest.json"
         if path.is_file():
             started = json.loads(path.read_text("utf-8")).get("started")
@@ -104,10 +107,8 @@ class RunContext:
                 fig.savefig(
                     tmp, format=suffix[1:], metadata={"Date": None} if suffix == ".svg" else None
                 )
-        alts_path = folder / "alt_text.json"
-        alts = json.loads(alts_path.read_text("utf-8")) if alts_path.is_file() else {}
-        alts[name] = alt
-        write_text(json.dumps(alts, indent=2, ensure_ascii=False), alts_path)
+        self._wrote(folder / f"{name}.png", folder / f"{name}.svg")
+        parts.add_alt_text(self.run_dir, self.notebook, name, alt)
         return folder / f"{name}.png"
 
     def show_figure(self, fig: Figure, name: str, alt: str) -> None:
@@ -141,8 +142,10 @@ class RunContext:
         """
         folder = self.run_dir / "tables"
         write_table(frame, folder / f"{name}.csv")
+        self._wrote(folder / f"{name}.csv")
         if not excel:
             return
+        self._wrote(folder / f"{name}.xlsx")
         if name in SIGNABLE:
             write_signable(
                 frame, folder / f"{name}.xlsx", name, self.language, self.params, self.run_date()
@@ -159,27 +162,15 @@ class RunContext:
         missing = [c for c in TIDY_COLUMNS if c not in tidy]
         if missing:
             raise ValueError(f"effects rows lack columns {missing}")
-        path = self.run_dir / "tables" / "effects.csv"
-        old = (
-            pd.read_csv(path, dtype={"term": str, "size_checked": "object"})
-            if path.is_file()
-            else pd.DataFrame(columns=EFFECTS_COLUMNS)
-        )
         new = tidy.reindex(columns=EFFECTS_COLUMNS).astype({"term": str, "size_checked": object})
         has_interval = new["conf_low"].notna() & new["conf_high"].notna()
         unset = new["size_checked"].isna()
         new.loc[unset & has_interval, "size_checked"] = False
-        merged = pd.concat([old, new], ignore_index=True).drop_duplicates(EFFECT_KEY, keep="last")
-        write_table(merged, path)
-        # staff who work in Excel: the same rows, headers in the run's language
-        write_workbook(merged, path.with_suffix(".xlsx"), "effects", self.language, self.params)
+        parts.add_effects(self.run_dir, self.notebook, new, self.language, self.params)
 
     def update_results(self, **values: object) -> None:
-        """Merge values into ``results.json`` (read by the summary page)."""
-        path = self.run_dir / "results.json"
-        results = json.loads(path.read_text("utf-8")) if path.is_file() else {}
-        results.update(values)
-        write_text(json.dumps(results, indent=2, ensure_ascii=False, default=_json_default), path)
+        """Merge values into this page's part of ``results.json`` (read by the summary page)."""
+        parts.update_results(self.run_dir, self.notebook, values, default=_json_default)
 
     def results(self) -> dict:
         path = self.run_dir / "results.json"
@@ -193,7 +184,7 @@ class RunContext:
 
     def save_result(self, result: object, name: str) -> None:
         """Write an analysis result to ``results/<name>.json`` (typed, read by summary and index)."""
-        save_result(result, self.run_dir, name)
+        self._wrote(save_result(result, self.run_dir, name))
 
     def load_result(self, name: str) -> object:
         """A result another page saved with :meth:`save_result` (None when that page did not run)."""
@@ -201,7 +192,11 @@ class RunContext:
 
     def record_finding(self, text: str) -> None:
         """The notebook's one-line finding, shown on the run's index page."""
-        write_text(text, self.run_dir / "findings" / f"{self.notebook}.txt")
+        self._wrote(write_text(text, self.run_dir / "findings" / f"{self.notebook}.txt"))
+
+    def _wrote(self, *paths: Path) -> None:
+        """Add files to what this page wrote (``parts/<page>/writes.txt``)."""
+        parts.record_writes(self.run_dir, self.notebook, list(paths))
 
     def note_for_researchers(self, note: str | pd.DataFrame | None) -> None:
         """Keep a method note (a Markdown text or a table) for the page's last part, so the
