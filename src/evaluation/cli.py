@@ -42,13 +42,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-cache",
         action="store_true",
-        help="compute every analysis again, without reading or writing the result cache",
+        help="execute every page and compute every analysis again, without reading or "
+        "writing the cache",
     )
     run.add_argument(
         "--cache-dir",
         type=Path,
         default=None,
-        help="folder of the result cache (default runs/.cache)",
+        help="folder of the cache of results and pages (default runs/.cache)",
+    )
+    run.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="pages run at once, each in its own kernel (default: the machine's cores, at most 4)",
     )
     group = run.add_mutually_exclusive_group()
     group.add_argument(
@@ -97,6 +105,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive_int(text: str) -> int:
+    """A whole number of at least 1 (argparse prints the message and exits 2 otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number such as 2, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 = success)."""
     args = _parser().parse_args(argv)
@@ -114,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                     cache=not args.no_cache,
                     cache_dir=args.cache_dir,
                     reuse=args.reuse,
+                    jobs=args.jobs,
                 )
             except KeyboardInterrupt as err:  # the runner renamed its folder -FAILED first
                 print(str(err) or "interrupted before a run folder was made", file=sys.stderr)

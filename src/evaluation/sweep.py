@@ -810,29 +810,51 @@ def _run_on(
     progress: Callable[[str], None],
     run_options: dict,
 ) -> list[dict[str, Any]]:
-    """Submit one task per scenario and gather their small results as they finish."""
-    from distributed import as_completed
+    """Run the first scenario alone, with every core of its worker for its pages, then the
+    others side by side, one page at a time each, and gather their small results as they
+    finish.
 
-    lang = sweep.language
+    The first scenario fills the cache: most pages depend on no swept parameter (a budget
+    changes only the scaling page and the summary), so the others copy those pages instead of
+    computing them again, each at once.
+    """
     tasks = [
         ScenarioTask(
             name=s.name,
             params_file=str(sweep.base),
             overrides=sweep.overrides(s),
             folder=str(work / s.name),
-            language=lang,
-            run_options=run_options,
+            language=sweep.language,
+            run_options=run_options if i == 0 else {"jobs": 1, **run_options},
         )
-        for s in sweep.scenarios
+        for i, s in enumerate(sweep.scenarios)
     ]
+    done: dict[str, dict[str, Any]] = {}
+    for batch in (tasks[:1], tasks[1:]):
+        if batch:
+            _gather(client, batch, work, done, len(tasks), sweep.language, progress)
+    return [done[s.name] for s in sweep.scenarios]
+
+
+def _gather(
+    client: Any,
+    tasks: list[ScenarioTask],
+    work: Path,
+    done: dict[str, dict[str, Any]],
+    total: int,
+    lang: Language,
+    progress: Callable[[str], None],
+) -> None:
+    """Submit one Dask task per scenario of ``tasks`` and put each result in ``done``."""
+    from distributed import as_completed
+
     futures = client.map(
         run_scenario,
         tasks,
-        key=[f"scenario-{work.name}-{s.name}" for s in sweep.scenarios],
+        key=[f"scenario-{work.name}-{task.name}" for task in tasks],
         pure=False,
     )
     by_key = {f.key: task for f, task in zip(futures, tasks, strict=True)}
-    done: dict[str, dict[str, Any]] = {}
     try:
         for future in as_completed(futures):
             task = by_key[future.key]
@@ -860,7 +882,7 @@ def _run_on(
                     key,
                     lang,
                     k=len(done),
-                    n=len(tasks),
+                    n=total,
                     name=task.name,
                     seconds=row.get("seconds") or 0,
                     error=row.get("error", ""),
@@ -869,7 +891,6 @@ def _run_on(
     except BaseException:
         client.cancel(futures, force=True)
         raise
-    return [done[s.name] for s in sweep.scenarios]
 
 
 def _relative(row: dict[str, Any], work: Path) -> dict[str, Any]:
