@@ -813,9 +813,7 @@ def _previous_timings(parent: Path, run_name: str) -> dict[str, float]:
             continue
         for e in entries:
             if e.get("status") == "ok" and "execute_seconds" in e and e["name"] not in timings:
-                timings[e["name"]] = float(e["execute_seconds"]) + float(
-                    e.get("render_seconds", 0)
-                )
+                timings[e["name"]] = float(e["execute_seconds"]) + float(e.get("render_seconds", 0))
     return timings
 
 
@@ -863,19 +861,6 @@ def _save_failed_validation(work: Path, err: DataValidationError) -> None:
 
 # --------------------------------------------------------------------------------------------
 # What each page wrote, what it reused from the cache, and pages reused from an earlier run
-
-
-def _snapshot(work: Path) -> dict[str, tuple[int, int]]:
-    """Size and modification time of every page output in the run folder."""
-    out = {}
-    for name in PAGE_OUTPUTS:
-        root = work / name
-        paths = [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file())
-        for path in paths:
-            with suppress(OSError):
-                stat = path.stat()
-                out[path.relative_to(work).as_posix()] = (stat.st_size, stat.st_mtime_ns)
-    return out
 
 
 def _analyses_record(events: list) -> dict[str, list]:
@@ -1014,37 +999,26 @@ def _modified(folder: Path) -> float:
 
 
 def _copy_reused_pages(earlier: Path, work: Path, run_pages: list[str]) -> list[dict]:
-    """Copy into ``work`` what ``earlier``'s pages not in ``run_pages`` wrote; their manifest
-    entries (status ``reused``, where from, their analyses' record).
-
-    An earlier run that recorded each page's writes gives exactly those files (shared ones
-    such as ``results.json`` whole: the pages run now update their own part). An older run
-    without that record gives all its page outputs except the findings of the pages run now.
-    """
+    """Copy into ``work`` what ``earlier``'s pages not in ``run_pages`` wrote (their own files
+    and parts, ``parts/<page>/writes.txt``; the shared files are assembled afterwards), and
+    give their manifest entries (status ``reused``, where from, their analyses' record)."""
     manifest = _complete_manifest(earlier) or {}
     pages = [e for e in manifest.get("notebooks", []) if e.get("status") in ("ok", "reused")]
-    reused = [e for e in pages if e["name"] not in run_pages]
-    if not reused:
-        return []
-    recorded = all("writes" in e for e in pages)
-    wanted = {w for e in reused for w in e.get("writes", [])}
-    for rel in _snapshot(earlier):
-        if recorded and rel not in wanted:
-            continue
-        if rel.startswith("findings/") and Path(rel).stem in run_pages:
-            continue
-        _copy(earlier / rel, work / rel)
     entries = []
-    for e in reused:
-        for rel in (f"{e['name']}.html", f"notebooks/{e['name']}.ipynb"):
+    for e in pages:
+        name = e["name"]
+        if name in run_pages:
+            continue
+        writes = page_writes(earlier, name)
+        for rel in (*writes, f"{name}.html", f"notebooks/{name}.ipynb"):
             if (earlier / rel).is_file():
                 _copy(earlier / rel, work / rel)
         entries.append(
             {
-                "name": e["name"],
+                "name": name,
                 "status": "reused",
                 "reused_from": str(e.get("reused_from") or earlier),
-                "writes": sorted(e.get("writes", [])),
+                "writes": [w for w in writes if w.startswith(PAGE_OUTPUTS)],
                 "analyses": e.get("analyses", {}),
             }
         )
