@@ -12,7 +12,10 @@ Every period of the unit x period panel is used, with each unit's first treated 
   uniform band), cohort and calendar aggregations, the Sun & Abraham event study beside them,
   and a **size check** of the interval of the simple aggregate on this design
   (:func:`size_check`: the analytic interval, else the delete-one-cluster jackknife of
-  :mod:`evaluation.inference.cs_jackknife`): intervals are shown only when a method passes;
+  :mod:`evaluation.inference.cs_jackknife`, else the studentised wild cluster bootstrap of
+  :mod:`evaluation.inference.cs_wild_bootstrap`): intervals are shown only when a method
+  passes; Sun-Abraham's interval has its own size check on the same placebo draws
+  (:func:`sun_abraham_size_check`);
 * :func:`cohort_comparison` -- did later cohorts gain as much as the first one, at equal
   time since adoption (needs later cohorts);
 * :func:`household_check` -- the simple ATT from individual ballots (needs ballots).
@@ -53,6 +56,10 @@ from evaluation.inference.cs_jackknife import (
     leave_one_cluster_out,
     simple_att_jackknife_draws,
 )
+from evaluation.inference.cs_wild_bootstrap import (
+    simple_att_wild_bootstrap_draws,
+    wild_bootstrap_aggregate,
+)
 from evaluation.inference.pretrend_power import PretrendPower, pretrend_power
 from evaluation.prepare import Prepared
 
@@ -70,13 +77,16 @@ __all__ = [
     "rollout_effects",
     "size_check",
     "staggered_panel",
+    "sun_abraham_size_check",
     "twfe_decomposition",
 ]
 
 PAGE = "07_rollout_waves"
 #: Interval methods of the Callaway-Sant'Anna aggregates, in the order the size check tries
 #: them (message keys ``inference.method.cs_<method>``).
-SIZE_METHODS: tuple[str, ...] = ("analytic", "jackknife")
+SIZE_METHODS: tuple[str, ...] = ("analytic", "jackknife", "wild_bootstrap")
+#: Method key of the Sun-Abraham size check (message key ``inference.method.sa_<method>``).
+SA_SIZE_METHOD = "cluster_robust_t"
 UNIT = "commune_code"
 TIME = "wave_index"
 FIRST_TREATED = "first_treated_wave"
@@ -214,8 +224,10 @@ class SizeCheck:
     units untreated throughout the placebo window; their real outcomes are kept, so the true
     effect is zero. The simple ATT and its interval are recomputed for each draw, by each
     candidate method in turn (:data:`SIZE_METHODS`): the analytic influence-function interval
-    first, then the delete-one-cluster jackknife; the first whose rate lies in the band is the
-    one the page shows.
+    first, then the delete-one-cluster jackknife, then the studentised wild cluster bootstrap
+    of the influence functions; the first whose rate lies in the band is the one the page
+    shows. The same class reports the size check of Sun-Abraham's interval
+    (:func:`sun_abraham_size_check`, ``method`` = :data:`SA_SIZE_METHOD`).
 
     Attributes
     ----------
@@ -304,6 +316,10 @@ class RolloutEffects:
     pretrend_power : PretrendPower or None
         Power of the joint pre-adoption test (``pretrend_p_value``) against a linear
         differential trend (Roth 2022); None when that test could not be computed.
+    sa_size : SizeCheck or None
+        Size check of Sun-Abraham's overall-effect interval on the same placebo draws
+        (:func:`sun_abraham_size_check`); its intervals are shown only when it passed. None
+        when Sun-Abraham could not be estimated.
     """
 
     design: RolloutDesign
@@ -324,10 +340,16 @@ class RolloutEffects:
     result: GroupTimeResult = field(repr=False, metadata={"serialise": False})
     imputation: EffectEstimate | NotApplicable | None = None
     pretrend_power: PretrendPower | None = None
+    sa_size: SizeCheck | None = None
 
     @property
     def intervals_shown(self) -> bool:
         return self.size.passed
+
+    @property
+    def sa_intervals_shown(self) -> bool:
+        """Whether Sun-Abraham's intervals passed their own size check."""
+        return self.sa_size is not None and self.sa_size.passed
 
     def aggregations(self) -> dict[str, EffectEstimate]:
         return {
@@ -338,15 +360,15 @@ class RolloutEffects:
         }
 
     def effects_rows(self) -> pd.DataFrame:
-        """Rows for ``tables/effects.csv``: CS rows carry the size verdict; Sun-Abraham's
-        interval was not size-checked."""
+        """Rows for ``tables/effects.csv``: CS rows carry the size verdict, Sun-Abraham's rows
+        their own (:attr:`sa_size`); the imputation estimator's interval is not size-checked."""
         cs = pd.concat([e.tidy() for e in self.aggregations().values()], ignore_index=True)
         cs["size_checked"] = self.size.passed
         frames = [cs]
         if self.exposure is not None:
             frames.append(self.exposure.tidy().assign(size_checked=self.size.passed))
         if isinstance(self.sun_abraham, EffectEstimate):
-            frames.append(self.sun_abraham.tidy().assign(size_checked=False))
+            frames.append(self.sun_abraham.tidy().assign(size_checked=self.sa_intervals_shown))
         if isinstance(self.imputation, EffectEstimate):
             frames.append(self.imputation.tidy().assign(size_checked=False))
         return pd.concat(frames, ignore_index=True)
@@ -418,6 +440,11 @@ class RolloutPage:
             "size_method": effects.size.method,
             "size_rates": {m: _finite_or_none(r) for m, r in effects.size.rates.items()},
             "placebo_p_value": _finite_or_none(effects.size.placebo_p_value),
+            "sa_size_checked": effects.sa_intervals_shown,
+            "sa_size_status": None if effects.sa_size is None else effects.sa_size.status,
+            "sa_size_rejection_rate": None
+            if effects.sa_size is None
+            else _finite_or_none(effects.sa_size.rejection_rate),
             "cs_group": {str(k): float(v) for k, v in effects.group.terms["estimate"].items()},
             "pilot_equal_exposure": None if cohorts is None else cohorts.pilot,
             "later_equal_exposure": None if cohorts is None else cohorts.later,
@@ -750,11 +777,14 @@ def rollout_effects(prepared: Prepared, params: Params) -> RolloutEffects | NotA
         "calendar": aggregate(result, "calendar"),
         "exposure": _equal_exposure(result),
     }
-    if size.method == "jackknife":
+    if size.passed and size.method == "jackknife":
         shown, size = _jackknife_intervals(
             frame, design, tuple(covariates), result, shown, size, params
         )
+    elif size.passed and size.method == "wild_bootstrap":
+        shown = _wild_bootstrap_intervals(result, shown, params)
     simple, dynamic = shown["simple"], shown["dynamic"]
+    sun_abraham_estimate = _sun_abraham(frame, design, params, contract)
     return RolloutEffects(
         design=design,
         att_gt=result.att_gt,
@@ -764,7 +794,7 @@ def rollout_effects(prepared: Prepared, params: Params) -> RolloutEffects | NotA
         dynamic=dynamic,
         group=shown["group"],
         calendar=shown["calendar"],
-        sun_abraham=_sun_abraham(frame, design, params, contract),
+        sun_abraham=sun_abraham_estimate,
         exposure=shown["exposure"],
         size=size,
         pretrend=_pretrend(dynamic),
@@ -774,6 +804,9 @@ def rollout_effects(prepared: Prepared, params: Params) -> RolloutEffects | NotA
         result=result,
         imputation=_imputation(frame, design, params, contract),
         pretrend_power=cs_pretrend_power(result, params.analysis.alpha),
+        sa_size=sun_abraham_size_check(frame, design, params)
+        if isinstance(sun_abraham_estimate, EffectEstimate)
+        else None,
     )
 
 
@@ -821,6 +854,39 @@ def _jackknife_intervals(
             **(band if name == "dynamic" else {}),
         )
     return out, size
+
+
+def _wild_bootstrap_intervals(
+    result: GroupTimeResult, shown: dict[str, EffectEstimate | None], params: Params
+) -> dict[str, EffectEstimate | None]:
+    """The aggregates with studentised wild cluster bootstrap intervals (the method the size
+    check chose): ``inference.n_boot`` cluster weights, seed ``inference.seed``; the
+    event-time terms keep a simultaneous band."""
+    windows: dict[str, tuple[str, dict]] = {
+        "simple": ("simple", {}),
+        "dynamic": (
+            "dynamic",
+            {"min_e": -params.analysis.event_leads, "max_e": params.analysis.event_lags},
+        ),
+        "group": ("group", {}),
+        "calendar": ("calendar", {}),
+    }
+    exposure = shown.get("exposure")
+    if exposure is not None:
+        k = int(exposure.diagnostics["max_event_time"])
+        windows["exposure"] = ("group", {"min_e": 0, "max_e": k})
+    out: dict[str, EffectEstimate | None] = dict(shown)
+    for name, (kind, window) in windows.items():
+        out[name] = wild_bootstrap_aggregate(
+            result,
+            kind,  # type: ignore[arg-type]
+            estimate=shown[name],
+            n_boot=int(params.inference.n_boot),
+            seed=int(params.inference.seed),
+            uniform=name == "dynamic",
+            **window,
+        )
+    return out
 
 
 def _imputation(
@@ -931,6 +997,73 @@ def _placebo_window(
     return None
 
 
+@dataclass(frozen=True)
+class _PlaceboDraws:
+    """Placebo adoption timings among units untreated throughout the placebo window.
+
+    ``rows`` are the pool's balanced rows (sorted by unit, period), ``units`` and ``periods``
+    their order in the wide arrays, ``clusters`` the units' integer cluster codes and
+    ``groups`` (``S x n``) the placebo first treated period of every unit in each draw (0 =
+    untreated). ``k`` real cohorts are mirrored (``sizes`` units each), up to period ``end``.
+    """
+
+    rows: pd.DataFrame
+    units: np.ndarray
+    periods: np.ndarray
+    clusters: np.ndarray
+    groups: np.ndarray
+    k: int
+    end: int
+    n_cohorts: int
+    sizes: tuple[int, ...]
+
+    def wide(self, column: str | None) -> np.ndarray:
+        """``n x T`` values of ``column`` (ones for None)."""
+        shape = (len(self.units), len(self.periods))
+        return (
+            np.ones(shape) if column is None else self.rows[column].to_numpy(float).reshape(shape)
+        )
+
+    def frame(self, draw: int) -> pd.DataFrame:
+        """The pool's rows with draw ``draw``'s placebo first treated periods (NaN: never)."""
+        first = pd.Series(self.groups[draw], index=self.units).replace(0.0, np.nan)
+        rows = self.rows.reset_index(drop=True)
+        return rows.assign(**{FIRST_TREATED: rows[UNIT].map(first).to_numpy(float)})
+
+
+def _placebo_draws(
+    frame: pd.DataFrame, design: RolloutDesign, columns: list[str], params: Params
+) -> _PlaceboDraws | int:
+    """``inference.size_sims`` placebo timings (seed ``inference.seed``) mirroring the real
+    cohorts (same sizes and dates) among units untreated in the window; the number of real
+    cohorts instead when no placebo design can be drawn."""
+    n_sims = int(params.inference.size_sims)
+    cohorts, cohort_sizes = _estimated_cohorts(frame, design, columns)
+    found = _placebo_window(frame, cohorts, cohort_sizes, design.last_period, columns)
+    if found is None:
+        return len(cohorts)
+    rows, k, end = found
+    rows = rows.sort_values([UNIT, TIME])
+    units = rows[UNIT].drop_duplicates().to_numpy()
+    periods = np.sort(rows[TIME].unique()).astype(float)
+    n = len(units)
+    clusters = pd.factorize(rows.groupby(UNIT, sort=False)[CLUSTER].first().loc[units])[0]
+    labels = np.zeros(n)
+    sizes = cohort_sizes[:k]
+    labels[: sum(sizes)] = np.repeat(np.array(cohorts[:k], float), sizes)
+    rng = np.random.default_rng(params.inference.seed)
+    order = np.argsort(rng.random((n_sims, n)), axis=1)
+    groups = np.zeros((n_sims, n))
+    np.put_along_axis(groups, order, np.broadcast_to(labels, (n_sims, n)), axis=1)
+    return _PlaceboDraws(rows, units, periods, clusters, groups, k, end, len(cohorts), sizes)
+
+
+def _verdict(rate: float, n_valid: int, band: tuple[float, float]) -> str:
+    if n_valid == 0:
+        return "not_measured"
+    return "passed" if band[0] <= rate <= band[1] else "failed"
+
+
 def size_check(
     frame: pd.DataFrame,
     design: RolloutDesign,
@@ -949,93 +1082,69 @@ def size_check(
     Candidates (:data:`SIZE_METHODS`) are tried in order and the check stops at the first
     whose rate lies in ``inference.size_band``: the analytic normal interval, then the
     delete-one-cluster jackknife with t(G-1) (:func:`~evaluation.inference.cs_jackknife.
-    simple_att_jackknife_draws`, the same draws and seed).
+    simple_att_jackknife_draws`), then the studentised wild cluster bootstrap
+    (:func:`~evaluation.inference.cs_wild_bootstrap.simple_att_wild_bootstrap_draws`,
+    ``inference.n_boot`` cluster weights, seed ``inference.seed``), all on the same draws.
     """
     alpha = params.analysis.alpha
     band = tuple(float(b) for b in params.inference.size_band)
     n_sims = int(params.inference.size_sims)
     weight = design.weights
     columns = [design.outcome, *covariates, *([weight] if weight else [])]
-    cohorts, cohort_sizes = _estimated_cohorts(frame, design, columns)
-    found = _placebo_window(frame, cohorts, cohort_sizes, design.last_period, columns)
-    if found is None:
+    placebo = _placebo_draws(frame, design, columns, params)
+    if isinstance(placebo, int):
         return SizeCheck(
-            "too_few_units", float("nan"), n_sims, 0, alpha, band, 0, 0, 0, len(cohorts),
+            "too_few_units", float("nan"), n_sims, 0, alpha, band, 0, 0, 0, placebo,
             design.last_period,
         )  # fmt: skip
-    rows, k, end = found
-    rows = rows.sort_values([UNIT, TIME])
-    units = rows[UNIT].drop_duplicates().to_numpy()
-    periods = np.sort(rows[TIME].unique()).astype(float)
-    n, n_periods = len(units), len(periods)
-
-    def wide(column: str | None) -> np.ndarray:
-        if column is None:
-            return np.ones((n, n_periods))
-        return rows[column].to_numpy(float).reshape(n, n_periods)
-
-    x = np.stack([wide(None), *[wide(c) for c in covariates]], axis=2)
-    clusters = pd.factorize(rows.groupby(UNIT, sort=False)[CLUSTER].first().loc[units])[0]
-    labels = np.zeros(n)
-    sizes = cohort_sizes[:k]
-    labels[: sum(sizes)] = np.repeat(np.array(cohorts[:k], float), sizes)
-    rng = np.random.default_rng(params.inference.seed)
-    order = np.argsort(rng.random((n_sims, n)), axis=1)
-    groups = np.zeros((n_sims, n))
-    np.put_along_axis(groups, order, np.broadcast_to(labels, (n_sims, n)), axis=1)
-    y, w = wide(design.outcome), wide(weight)
-
-    def draws(x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return simple_att_draws(
-            y,
-            w,
-            x,
-            periods,
-            groups,
-            clusters,
-            control_group=design.control_group,  # type: ignore[arg-type]
-            method=design.method,  # type: ignore[arg-type]
-        )
-
-    def jackknife(x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return simple_att_jackknife_draws(
-            y,
-            w,
-            x,
-            periods,
-            groups,
-            clusters,
-            control_group=design.control_group,  # type: ignore[arg-type]
-            method=design.method,  # type: ignore[arg-type]
-        )
-
-    n_clusters = int(clusters.max()) + 1
-    critical = {
-        "analytic": (draws, stats.norm.ppf(1 - alpha / 2)),
-        "jackknife": (jackknife, stats.t.ppf(1 - alpha / 2, max(n_clusters - 1, 1))),
+    periods, groups, clusters = placebo.periods, placebo.groups, placebo.clusters
+    x = np.stack([placebo.wide(None), *[placebo.wide(c) for c in covariates]], axis=2)
+    y, w = placebo.wide(design.outcome), placebo.wide(weight)
+    options = {
+        "control_group": design.control_group,
+        "method": design.method,
     }
+    n_clusters = int(clusters.max()) + 1
+    z = stats.norm.ppf(1 - alpha / 2)
+    t_crit = stats.t.ppf(1 - alpha / 2, max(n_clusters - 1, 1))
+
+    def analytic(x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, ...]:
+        estimate, std_error = simple_att_draws(y, w, x, periods, groups, clusters, **options)
+        return estimate, std_error, np.full(len(estimate), z)
+
+    def jackknife(x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, ...]:
+        estimate, std_error = simple_att_jackknife_draws(
+            y, w, x, periods, groups, clusters, **options
+        )
+        return estimate, std_error, np.full(len(estimate), t_crit)
+
+    def wild_bootstrap(x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, ...]:
+        return simple_att_wild_bootstrap_draws(
+            y, w, x, periods, groups, clusters, **options,
+            n_boot=int(params.inference.n_boot), seed=int(params.inference.seed), alpha=alpha,
+        )  # fmt: skip
+
+    runs = {"analytic": analytic, "jackknife": jackknife, "wild_bootstrap": wild_bootstrap}
     rates: dict[str, float] = {}
     first: tuple | None = None
     for method in SIZE_METHODS:
-        run, crit = critical[method]
-        estimate, std_error = run(x, groups)
-        failed = ~(np.isfinite(estimate) & np.isfinite(std_error))
+        estimate, std_error, crit = runs[method](x, groups)
+        failed = ~(np.isfinite(estimate) & np.isfinite(std_error) & np.isfinite(crit))
         if covariates and failed.any():
             # As the page does: a draw some cell of which cannot be estimated with the
             # covariates is estimated without them.
-            estimate[failed], std_error[failed] = run(x[:, :, :1], groups[failed])
-        valid = np.isfinite(estimate) & np.isfinite(std_error)
+            estimate[failed], std_error[failed], crit[failed] = runs[method](
+                x[:, :, :1], groups[failed]
+            )
+        valid = np.isfinite(estimate) & np.isfinite(std_error) & ~np.isnan(crit)
         n_valid = int(valid.sum())
         rate = (
-            float(np.mean(np.abs(estimate[valid] / std_error[valid]) > crit)) if n_valid else np.nan
+            float(np.mean(np.abs(estimate[valid] / std_error[valid]) > crit[valid]))
+            if n_valid
+            else np.nan
         )
         rates[method] = rate
-        if n_valid == 0:
-            status = "not_measured"
-        elif band[0] <= rate <= band[1]:
-            status = "passed"
-        else:
-            status = "failed"
+        status = _verdict(rate, n_valid, band)  # type: ignore[arg-type]
         if first is None:
             first = (method, status, rate, n_valid, estimate, valid)
         if status == "passed":
@@ -1043,7 +1152,7 @@ def size_check(
     else:
         method, status, rate, n_valid, estimate, valid = first  # type: ignore[misc]
     p_value = float("nan")
-    if k == len(cohorts) and n_valid:
+    if placebo.k == placebo.n_cohorts and n_valid:
         larger = np.sum(np.abs(estimate[valid]) >= abs(simple.estimate))
         p_value = float((larger + 1) / (n_valid + 1))
     return SizeCheck(
@@ -1053,14 +1162,68 @@ def size_check(
         n_valid=n_valid,
         alpha=alpha,
         band=band,  # type: ignore[arg-type]
-        n_pool=n,
-        n_placebo_treated=int(sum(sizes)),
-        n_cohorts_used=k,
-        n_cohorts=len(cohorts),
-        window_end=end,
+        n_pool=len(placebo.units),
+        n_placebo_treated=int(sum(placebo.sizes)),
+        n_cohorts_used=placebo.k,
+        n_cohorts=placebo.n_cohorts,
+        window_end=placebo.end,
         placebo_p_value=p_value,
         method=method,
         rates=rates,
+    )
+
+
+def sun_abraham_size_check(frame: pd.DataFrame, design: RolloutDesign, params: Params) -> SizeCheck:
+    """Rejection rate of Sun-Abraham's overall-effect interval under placebo adoption.
+
+    The placebo design of :func:`size_check` (same pool, window, cohort sizes and dates, the
+    same ``inference.size_sims`` draws with seed ``inference.seed``; covariates play no part,
+    Sun-Abraham does not adjust for them): each draw's pool rows are estimated by
+    :func:`evaluation.estimators.sun_abraham.sun_abraham` with the pool's untreated units as
+    controls, the page's weights, clusters and event window, and the rate is the share of
+    draws whose ``1 - analysis.alpha`` interval of the overall ``ATT`` (cluster-robust, fixest
+    small-sample factor, t(G-1)) excludes zero. Passed when it lies in
+    ``inference.size_band`` (method :data:`SA_SIZE_METHOD`).
+    """
+    alpha = params.analysis.alpha
+    band = tuple(float(b) for b in params.inference.size_band)
+    n_sims = int(params.inference.size_sims)
+    weight = design.weights
+    placebo = _placebo_draws(frame, design, [design.outcome, *([weight] if weight else [])], params)
+    if isinstance(placebo, int):
+        return SizeCheck(
+            "too_few_units", float("nan"), n_sims, 0, alpha, band, 0, 0, 0, placebo,
+            design.last_period, method=SA_SIZE_METHOD,
+        )  # fmt: skip
+    rejected = []
+    for draw in range(len(placebo.groups)):
+        try:
+            estimate = sun_abraham(
+                placebo.frame(draw), design.outcome, UNIT, TIME, FIRST_TREATED,
+                cluster=CLUSTER, weights=weight, control="never_treated",
+                leads=params.analysis.event_leads, lags=params.analysis.event_lags, alpha=alpha,
+            )  # fmt: skip
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        low, high = estimate.conf_int
+        if np.isfinite(low) and np.isfinite(high):
+            rejected.append(low > 0 or high < 0)
+    n_valid = len(rejected)
+    rate = float(np.mean(rejected)) if n_valid else float("nan")
+    return SizeCheck(
+        status=_verdict(rate, n_valid, band),  # type: ignore[arg-type]
+        rejection_rate=rate,
+        n_sims=n_sims,
+        n_valid=n_valid,
+        alpha=alpha,
+        band=band,  # type: ignore[arg-type]
+        n_pool=len(placebo.units),
+        n_placebo_treated=int(sum(placebo.sizes)),
+        n_cohorts_used=placebo.k,
+        n_cohorts=placebo.n_cohorts,
+        window_end=placebo.end,
+        method=SA_SIZE_METHOD,
+        rates={SA_SIZE_METHOD: rate},
     )
 
 

@@ -4,8 +4,10 @@ The statistics live in :mod:`evaluation.analysis.rollout`; this module turns its
 what a reader sees. Nouns (communes or the panel's units, quarters or years ...) come from
 :mod:`evaluation.report.wording`, so no Hà Nam word appears on a generic panel's page.
 Intervals and p-values of the Callaway-Sant'Anna estimates are printed only when the size
-check of :func:`evaluation.analysis.rollout.size_check` passed; Sun-Abraham's and the plain
-regression's never (their size was not measured).
+check of :func:`evaluation.analysis.rollout.size_check` passed (each then says its method and
+measured rate); Sun-Abraham's only when its own check
+(:func:`evaluation.analysis.rollout.sun_abraham_size_check`) passed; the plain regression's
+never (its size was not measured).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from evaluation.analysis.rollout import (
+    SA_SIZE_METHOD,
     BaconResult,
     CohortComparison,
     RolloutDesign,
     RolloutEffects,
     RolloutPage,
+    SizeCheck,
 )
 from evaluation.config import Params
 from evaluation.estimators.result import EffectEstimate
@@ -55,12 +59,14 @@ __all__ = [
     "first_waves",
     "group_time_chart",
     "household_reading",
+    "interval_method_text",
     "level_text",
     "unchecked_rows",
     "method_reading",
     "nouns",
     "period_label",
     "rollout_summary",
+    "sa_size_reading",
     "size_reading",
     "term_label",
     "terms_table",
@@ -326,6 +332,8 @@ def size_reading(effects: RolloutEffects, params: Params, language: Language) ->
             all=size.n_cohorts,
             end=period_label(size.window_end, design, language),
         )
+    if size.passed:
+        out += " " + interval_method_text(size, language)
     if np.isfinite(size.placebo_p_value):
         larger = size.placebo_p_value * (size.n_valid + 1) - 1
         out += " " + text(
@@ -335,7 +343,42 @@ def size_reading(effects: RolloutEffects, params: Params, language: Language) ->
             share=format_percent(larger / size.n_valid, language, 1),
             p=format_p_value(size.placebo_p_value, language),
         )
-    return out + " " + text("not_shown_other", params, language)
+    sa_size = getattr(effects, "sa_size", None)
+    if sa_size is None:
+        return out + " " + text("not_shown_other", params, language)
+    return f"{out} {sa_size_reading(sa_size, params, language)} " + text(
+        "not_shown_plain", params, language
+    )
+
+
+def interval_method_text(size: SizeCheck, language: Language) -> str:
+    """``Intervals shown: <method>, measured false-alarm rate <rate> on this design.``"""
+    prefix = "sa" if size.method == SA_SIZE_METHOD else "cs"
+    return t(
+        "rollout_page.interval_method",
+        language,
+        method=t(f"inference.method.{prefix}_{size.method}", language),
+        rate=format_percent(size.rejection_rate, language, 1),
+    )
+
+
+def sa_size_reading(size: SizeCheck, params: Params, language: Language) -> str:
+    """Whether Sun-Abraham's intervals are shown: its method and measured rate on the placebo
+    draws of the Callaway-Sant'Anna size check."""
+    key = {"passed": "sa_size_passed", "failed": "sa_size_failed"}.get(
+        size.status, "sa_size_not_measured"
+    )
+    band_low, band_high = size.band
+    return text(
+        key,
+        params,
+        language,
+        sims=format_number(size.n_valid, language, 0),
+        method=t(f"inference.method.sa_{size.method}", language),
+        rate=format_percent(size.rejection_rate, language, 1),
+        low=format_percent(band_low, language, 0),
+        high=format_percent(band_high, language, 0),
+    )
 
 
 def group_time_chart(effects: RolloutEffects, params: Params, language: Language) -> Figure:
@@ -381,7 +424,7 @@ def aggregations_table(
         (e, effects.size.passed) for e in effects.aggregations().values()
     ]
     if isinstance(effects.sun_abraham, EffectEstimate):
-        estimates.append((effects.sun_abraham, False))
+        estimates.append((effects.sun_abraham, effects.sa_intervals_shown))
     if isinstance(effects.imputation, EffectEstimate):
         estimates.append((effects.imputation, False))  # conservative SE, size not measured
     if bacon is not None:
@@ -464,7 +507,9 @@ def dynamic_charts(
     if isinstance(effects.sun_abraham, EffectEstimate):
         out.append(
             (
-                dynamic_effects_figure(effects.sun_abraham, language, level, words, False),
+                dynamic_effects_figure(
+                    effects.sun_abraham, language, level, words, effects.sa_intervals_shown
+                ),
                 "dynamic_sun_abraham",
                 text("dynamic_sa_alt", params, language),
             )
