@@ -7,12 +7,11 @@ test can break exactly one cell and check that the problem table points at it.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import os
-import tempfile
 
 import pytest
 import yaml

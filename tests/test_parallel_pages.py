@@ -128,7 +128,7 @@ def test_one_job_runs_one_page_at_a_time(tmp_path, timed_pages):
     )
     assert result.ok, result.message
     ordered = sorted(spans.values())
-    assert all(later[0] >= earlier[1] for earlier, later in zip(ordered, ordered[1:]))
+    assert all(later[0] >= earlier[1] for earlier, later in zip(ordered, ordered[1:], strict=False))
 
 
 def test_a_failed_page_stops_the_pages_not_started(tmp_path, monkeypatch, timed_pages):
