@@ -269,9 +269,7 @@ def pinned():
         yield
 
 
-def test_identical_rerun_copies_its_pages_and_a_new_language_reuses_the_results(
-    tmp_path, pinned
-):
+def test_identical_rerun_copies_its_pages_and_a_new_language_reuses_the_results(tmp_path, pinned):
     kwargs = {
         "out": tmp_path / "runs",
         "notebooks": ["01_data_quality"],

@@ -91,10 +91,13 @@ def _assert_every_folder_marked(parent: Path) -> None:
         if folder.name.endswith(".partial"):
             assert folder.name.startswith("."), folder  # hidden while unfinished
             continue
-        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
         if folder.name.endswith("-FAILED"):
-            assert manifest["status"] in ("failed", "running"), folder
+            # the manifest is written once, at the end: on a full disk only the name says it
+            path = folder / "manifest.json"
+            if path.exists():
+                assert json.loads(path.read_text("utf-8"))["status"] == "failed", folder
             continue
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
         assert manifest["status"] == "complete", folder
         for entry in manifest["notebooks"]:
             assert entry["status"] == "ok", (folder, entry)
@@ -492,6 +495,7 @@ def test_a_full_disk_while_writing_a_page_never_marks_it_ok(tmp_path, monkeypatc
         out=tmp_path / "runs",
         notebooks=["01_data_quality", "00_summary"],
         progress=lines.append,
+        cache=False,  # the page must be written, not copied from another test's page cache
     )
     assert result.ok is False
     assert result.run_dir.name.endswith("-FAILED")

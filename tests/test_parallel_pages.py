@@ -31,7 +31,7 @@ TINY_DEMO = {
 class _NoKernels:
     """Stands in for the kernel pool: the fake pages below need no kernel."""
 
-    def __init__(self, modules: list[str]) -> None:
+    def __init__(self, modules: list[str], threads: int | None = None) -> None:
         self.modules = modules
 
     def take(self) -> object:
@@ -198,13 +198,14 @@ def test_notebook_imports_are_the_modules_the_pages_use():
     assert not any(m.endswith((".sm", ".as")) for m in modules)
 
 
-def test_a_warm_kernel_runs_a_page_with_its_environment_and_leaves_nothing(tmp_path):
+def test_a_warm_kernel_runs_a_page_with_its_environment_and_leaves_nothing(tmp_path, monkeypatch):
     notebook = nbformat.v4.new_notebook()
     parameters = nbformat.v4.new_code_cell("run_dir = None")
     parameters.metadata["tags"] = ["parameters"]
     probe = (
         "import os, sys\n"
         "print(os.getcwd(), os.environ['PAGE_PROBE'], run_dir, 'pandas' in sys.modules)\n"
+        "print('threads', os.environ.get('OPENBLAS_NUM_THREADS'))\n"
         "print(sorted(k for k in globals() if not k.startswith('_')))"
     )
     notebook.cells = [parameters, nbformat.v4.new_code_cell(probe)]
@@ -219,7 +220,8 @@ def test_a_warm_kernel_runs_a_page_with_its_environment_and_leaves_nothing(tmp_p
     target = tmp_path / "run" / "notebooks" / "page.ipynb"
 
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    pool = KernelPool(["pandas"])
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    pool = KernelPool(["pandas"], threads=1)
     pool.prewarm(1)
     kernel = pool.take()
     assert kernel.ready.wait(120) and kernel.error is None
@@ -228,6 +230,7 @@ def test_a_warm_kernel_runs_a_page_with_its_environment_and_leaves_nothing(tmp_p
     executed = nbformat.read(target, as_version=4)
     text = executed.cells[-1].outputs[0]["text"]
     assert f"{target.parent} page-env .. True" in text
+    assert "threads 1" in text  # pages side by side: one linear-algebra thread each
     # no name of the warm-up or the page set-up is left for the page to see
     assert "['In', 'Out', 'exit', 'get_ipython', 'open', 'os', 'quit', 'run_dir', 'sys']" in text
     assert [c.get("execution_count") for c in executed.cells] == [1, 2, 3]

@@ -127,12 +127,25 @@ class PageJob:
     env: dict[str, str]
 
 
+#: Environment variables that set the threads of numpy's linear algebra libraries.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def thread_environment(threads: int | None) -> dict[str, str]:
+    """The linear-algebra threads of a kernel: ``threads`` unless the user set them already (pages
+    side by side must not each start as many threads as the machine has cores)."""
+    if threads is None:
+        return {}
+    return {name: str(threads) for name in THREAD_VARIABLES if name not in os.environ}
+
+
 class PageKernel:
     """One kernel, started and warmed in its own thread, that executes one page and stops."""
 
-    def __init__(self, name: str, modules: list[str]) -> None:
+    def __init__(self, name: str, modules: list[str], threads: int | None = None) -> None:
         self.name = name
         self.modules = modules
+        self.threads = threads
         self.manager: object | None = None
         self.ready = threading.Event()
         self.finished = threading.Event()
@@ -161,7 +174,7 @@ class PageKernel:
             started = time.perf_counter()
             manager = _ipc_kernel_manager()()
             self.manager = manager
-            run_sync(manager.start_kernel)()
+            run_sync(manager.start_kernel)(env={**os.environ, **thread_environment(self.threads)})
             client = manager.client()
             client.start_channels()
             try:
@@ -270,10 +283,13 @@ class KernelPool:
     ----------
     modules : list of str
         Modules each kernel imports before it is given a page (:func:`notebook_imports`).
+    threads : int, optional
+        Linear-algebra threads of each kernel (:func:`thread_environment`); None leaves them.
     """
 
-    def __init__(self, modules: list[str]) -> None:
+    def __init__(self, modules: list[str], threads: int | None = None) -> None:
         self.modules = modules
+        self.threads = threads
         self._idle: list[PageKernel] = []
         self._all: list[PageKernel] = []
         self._count = 0
@@ -293,15 +309,17 @@ class KernelPool:
 
     def _new(self) -> PageKernel:
         self._count += 1
-        kernel = PageKernel(f"evaluation-kernel-{id(self):x}-{self._count}", self.modules)
+        kernel = PageKernel(
+            f"evaluation-kernel-{id(self):x}-{self._count}", self.modules, self.threads
+        )
         self._all.append(kernel)
         return kernel
 
     def close(self, wait: float = 30.0) -> None:
-        """Stop the kernels no page took and wait until every kernel has stopped."""
+        """Stop the kernels that have no page to run and wait until every kernel has stopped."""
         with self._lock:
-            idle, self._idle = self._idle, []
-        for kernel in idle:
+            self._idle = []
+        for kernel in self._all:  # a kernel taken but never given its page stops too
             kernel.close()
         deadline = time.monotonic() + wait
         for kernel in self._all:

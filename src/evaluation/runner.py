@@ -434,6 +434,32 @@ def _run_in(
     while writing (a full disk) stops everything and is raised after marking the page failed.
     """
     setup = setup or _RunSetup(None, work, None)
+    # Kernels start warming while the inputs are prepared: every page when nothing can come
+    # from the page cache, else one (a rerun after a change executes a page or two).
+    threads = max(1, (os.cpu_count() or 1) // setup.jobs)
+    pool = KernelPool(notebook_imports(order), threads)
+    pool.prewarm(min(len(order), setup.jobs if setup.cache_folder is None else 1))
+    try:
+        return _stages(work, parent, params, order, on_error, manifest, progress, setup, pool)
+    except BaseException:
+        with _shielded():
+            pool.kill()
+        raise
+    finally:
+        pool.close()
+
+
+def _stages(
+    work: Path,
+    parent: Path,
+    params: Params,
+    order: list[Path],
+    on_error: str,
+    manifest: dict,
+    progress: Callable[[str], None],
+    setup: _RunSetup,
+    pool: KernelPool,
+) -> tuple[bool, str]:
     started = time.perf_counter()
     prepared, ok, message, order = _prepare_stage(work, params, order, manifest, progress)
     params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
@@ -444,7 +470,17 @@ def _run_in(
         assemble(work, params.language, params)
     if order:
         pages_ok, pages_message = _PageScheduler(
-            work, parent, params, order, on_error, manifest, progress, setup, prepared, started
+            work,
+            parent,
+            params,
+            order,
+            on_error,
+            manifest,
+            progress,
+            setup,
+            prepared,
+            started,
+            pool,
         ).run()
         if not pages_ok:
             ok, message = False, pages_message
@@ -544,6 +580,7 @@ class _PageScheduler:
         setup: _RunSetup,
         prepared: Prepared | None,
         started: float,
+        pool: KernelPool,
     ) -> None:
         self.work, self.params, self.order, self.on_error = work, params, order, on_error
         self.manifest, self.progress, self.setup, self.started = manifest, progress, setup, started
@@ -562,7 +599,7 @@ class _PageScheduler:
         self.previous = _previous_timings(parent, params.run_name)
         self.finished: queue.Queue[tuple[str, BaseException | None]] = queue.Queue()
         self.running: dict[str, float] = {}
-        self.pool: KernelPool | None = None
+        self.pool = pool
         self.ok, self.message = True, ""
         self.stopped = False
         self.count = 0
@@ -570,29 +607,22 @@ class _PageScheduler:
         self.unassembled = False
 
     def run(self) -> tuple[bool, str]:
-        try:
-            pending = list(self.order)
-            while pending or self.running:
-                pending = self._start_what_can_start(pending)
-                if not self.running:
-                    if pending:  # nothing runs and nothing can start: a page waits on a skip
-                        for notebook in pending:
-                            self.entries[notebook.stem]["status"] = "skipped"
-                    break
-                with suppress(queue.Empty):
-                    name, error = self.finished.get(timeout=0.2)
-                    self._page_finished(name, error)
-                    if self.stopped:
-                        for notebook in pending:
-                            self.entries[notebook.stem]["status"] = "skipped"
-                        pending = []
-        except BaseException:
-            with _shielded():
-                if self.pool is not None:
-                    self.pool.kill()
-            raise
-        if self.pool is not None:
-            self.pool.close()
+        """Run every page; the caller stops the kernels (killed if this raises)."""
+        pending = list(self.order)
+        while pending or self.running:
+            pending = self._start_what_can_start(pending)
+            if not self.running:
+                if pending:  # nothing runs and nothing can start: a page waits on a skip
+                    for notebook in pending:
+                        self.entries[notebook.stem]["status"] = "skipped"
+                break
+            with suppress(queue.Empty):
+                name, error = self.finished.get(timeout=0.2)
+                self._page_finished(name, error)
+                if self.stopped:
+                    for notebook in pending:
+                        self.entries[notebook.stem]["status"] = "skipped"
+                    pending = []
         self._assemble()
         return self.ok, self.message
 
@@ -667,8 +697,6 @@ class _PageScheduler:
 
     def _start(self, notebook: Path, key: str | None) -> None:
         self._assemble()  # a page running now may read the shared files
-        if self.pool is None:
-            self.pool = KernelPool(notebook_imports(self.order))
         entry = self.entries[notebook.stem]
         entry["status"] = "running"
         entry["key"] = key
