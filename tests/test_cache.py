@@ -286,6 +286,13 @@ def test_identical_rerun_copies_its_pages_and_a_new_language_reuses_the_results(
     assert page["page_cache"]["entry"].startswith(str((tmp_path / "cache").resolve()))
     assert again["cache"]["computed"] == again["cache"]["reused"] == 0
     assert again["outputs"] == cold["outputs"]
+    # the prepared data too come from the cache, the same bytes as prepared the first time
+    assert "prepared_cache" not in cold and "prepared_cache" in again
+    assert again["skipped_sections"] == cold["skipped_sections"]
+    first, second = (tmp_path / "runs" / m["run"] / "prepared" for m in (cold, again))
+    assert sorted(p.name for p in first.iterdir()) == sorted(p.name for p in second.iterdir())
+    for path in first.iterdir():
+        assert path.read_bytes() == (second / path.name).read_bytes(), path.name
     # another language changes the page but no result: executed, every analysis reused
     english = _manifest(run(DEFAULT_PARAMS, overrides={**SMALL_DEMO, "language": "en"}, **kwargs))
     assert "page_cache" not in english["notebooks"][0]
@@ -365,3 +372,24 @@ def test_only_with_reuse_gives_a_complete_summary(tmp_path, pinned):
     assert results["scaling"] != earlier["scaling"]  # page 06 ran with the new budget
     for name in pages:
         assert (second.run_dir / f"{name}.html").is_file()
+
+
+def test_prepared_key_follows_what_preparing_reads():
+    from evaluation.page_cache import prepared_key
+
+    inputs, versions = {"ballots.csv": "aa"}, {"pandas": "2.2"}
+
+    def key(overrides: dict | None = None, **changes: dict) -> str:
+        params = load_params(DEFAULT_PARAMS, overrides)
+        return prepared_key(params, changes.get("inputs", inputs), versions)
+
+    base = key()
+    assert key({"scaling": {"budget_vnd": 400_000_000}}) == base  # a budget prepares nothing
+    assert key({"report": {"on_error": "continue"}}) == base
+    assert key(inputs={"ballots.csv": "ab"}) != base  # another byte in an input file
+    assert key({"analysis": {"alpha": 0.1}}) != base
+    assert key({"language": "en"}) != base  # the skipped sections' sentences
+    # the names of the conditions are checked against the data
+    assert key({"scaling": {"conditions": {"min_condolence_on_time": 0.2}}}) == key(
+        {"scaling": {"conditions": {"min_condolence_on_time": 0.9}}}
+    )

@@ -127,10 +127,11 @@ def upstream_files(run_dir: Path, pages: list[str]) -> dict[str, str]:
 
 
 class PageCache:
-    """Pages on disk under ``folder/pages/<key[:2]>/<key>/``."""
+    """Entries of files on disk under ``folder/<kind>/<key[:2]>/<key>/`` (``pages``: whole pages;
+    ``prepared``: a run's prepared data, see :func:`prepared_key`), each with a small record."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder) / "pages"
+    def __init__(self, folder: Path, kind: str = "pages") -> None:
+        self.folder = Path(folder) / kind
 
     def path(self, key: str) -> Path:
         return self.folder / key[:2] / key
@@ -138,6 +139,11 @@ class PageCache:
     def get(self, key: str, run_dir: Path) -> list[str] | None:
         """Copy the entry's files into ``run_dir``; the files copied, or None when there is no
         sound entry (a damaged one is deleted first)."""
+        found = self.get_with_record(key, run_dir)
+        return None if found is None else found[0]
+
+    def get_with_record(self, key: str, run_dir: Path) -> tuple[list[str], dict] | None:
+        """As :meth:`get`, with the record stored beside the files."""
         entry = self.path(key)
         try:
             record = json.loads((entry / "entry.json").read_text("utf-8"))
@@ -158,11 +164,13 @@ class PageCache:
             target.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(target) as tmp:
                 shutil.copyfile(entry / "files" / rel, tmp)
-        return sorted(files)
+        return sorted(files), dict(record.get("record") or {})
 
-    def put(self, key: str, run_dir: Path, files: list[str]) -> Path | None:
-        """Store ``files`` (relative to ``run_dir``) under ``key``; None when it cannot be
-        written (not fatal: the page is executed again next time)."""
+    def put(
+        self, key: str, run_dir: Path, files: list[str], record: dict | None = None
+    ) -> Path | None:
+        """Store ``files`` (relative to ``run_dir``) and ``record`` under ``key``; None when it
+        cannot be written (not fatal: the work is done again next time)."""
         entry = self.path(key)
         if entry.exists():
             return entry
@@ -179,8 +187,12 @@ class PageCache:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, target)
                 digests[rel] = sha256(target)
-            record = {"format": FORMAT, "key": key, "files": digests}
-            (building / "entry.json").write_text(json.dumps(record, indent=1), "utf-8")
+            text = json.dumps(
+                {"format": FORMAT, "key": key, "files": digests, "record": record or {}},
+                indent=1,
+                ensure_ascii=False,
+            )
+            (building / "entry.json").write_text(text, "utf-8")
             os.rename(building, entry)  # readers see a whole entry or none
             building = None
         except OSError:
@@ -190,3 +202,34 @@ class PageCache:
                 with suppress(OSError):
                     shutil.rmtree(building)
         return entry
+
+
+def prepared_key(params: Params, inputs: dict[str, str], versions: dict[str, str]) -> str:
+    """The key of a run's prepared data and the analyses its data cannot support.
+
+    They depend on the input files' bytes (``inputs``: path -> sha256), the package's code,
+    the library versions and the parameters, of which the ``scaling`` section only through the
+    names of its conditions (validated against the data) and the run-control keys of
+    ``report`` not at all.
+    """
+    values = params.model_dump(mode="json")
+    scaling = values.pop("scaling", None) or {}
+    values["scaling_condition_names"] = sorted(scaling.get("conditions") or {})
+    report = dict(values.get("report") or {})
+    for key in RUN_CONTROL:
+        report.pop(key, None)
+    values["report"] = report
+    text = json.dumps(
+        {
+            "format": FORMAT,
+            "kind": "prepared",
+            "code": package_fingerprint(),
+            "versions": versions,
+            "params": values,
+            "inputs": dict(sorted(inputs.items())),
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

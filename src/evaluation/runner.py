@@ -61,8 +61,8 @@ from evaluation.config import (
 from evaluation.data.io import atomic_path, sha256, write_table, write_text
 from evaluation.data.problems import DataValidationError
 from evaluation.kernels import KernelPool, PageJob, PageKernel, notebook_imports
-from evaluation.page_cache import PageCache, page_key, upstream, upstream_files
-from evaluation.prepare import Prepared, prepare_inputs, resolve_demo_paths, save_prepared
+from evaluation.page_cache import PageCache, page_key, prepared_key, upstream, upstream_files
+from evaluation.prepare import prepare_inputs, resolve_demo_paths, save_prepared
 from evaluation.report.parts import LAST_PAGES, PARTS, assemble, page_writes
 from evaluation.report.render import (
     make_reproducible,
@@ -461,7 +461,9 @@ def _stages(
     pool: KernelPool,
 ) -> tuple[bool, str]:
     started = time.perf_counter()
-    prepared, ok, message, order = _prepare_stage(work, params, order, manifest, progress)
+    digest, ok, message, order = _prepare_stage(
+        work, params, order, manifest, progress, setup.cache_folder
+    )
     params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
     if ok and setup.reused is not None:
         for entry in _copy_reused_pages(setup.reused, work, [p.stem for p in order]):
@@ -478,7 +480,7 @@ def _stages(
             manifest,
             progress,
             setup,
-            prepared,
+            digest,
             started,
             pool,
         ).run()
@@ -510,19 +512,32 @@ def _prepare_stage(
     order: list[Path],
     manifest: dict,
     progress: Callable[[str], None],
-) -> tuple[Prepared | None, bool, str, list[Path]]:
-    """Read, validate and prepare the inputs into ``work/prepared``.
+    cache_folder: Path | None = None,
+) -> tuple[str | None, bool, str, list[Path]]:
+    """Read, validate and prepare the inputs into ``work/prepared`` (copied from the cache when
+    the same inputs, parameters and code prepared them before).
 
-    Returns the prepared data (None when they failed), whether they are sound, the message of a
-    failure and the notebooks still to run (only the data-quality page for invalid data, none
-    for unreadable inputs).
+    Returns the prepared data's digest (None when they failed; "" without a cache), whether they
+    are sound, the message of a failure and the notebooks still to run (only the data-quality
+    page for invalid data, none for unreadable inputs).
     """
     progress(f"[prepare] reading and validating inputs ({params.data.source})")
     t0 = time.perf_counter()
     params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
     write_text(params_to_yaml(params), work / "params.yaml")
     manifest["inputs"] = {str(p): sha256(p) for p in params.input_files() + _data_files(params)}
-    prepared = None
+    store = PageCache(cache_folder, "prepared") if cache_folder is not None else None
+    key = prepared_key(params, manifest["inputs"], manifest["versions"]) if store else ""
+    found = store.get_with_record(key, work) if store else None
+    if found is not None:
+        record = found[1]
+        manifest["skipped_sections"] = record["skipped_sections"]
+        manifest["prepared_cache"] = {"key": key, "entry": str(store.path(key))}  # type: ignore[union-attr]
+        for line in record["progress"]:
+            progress(line)
+        manifest["timings_seconds"]["prepare"] = round(time.perf_counter() - t0, 2)
+        return str(record["prepared_digest"]), True, "", order
+    digest: str | None = None
     ok, message = True, ""
     try:
         prepared = prepare_inputs(params)
@@ -538,10 +553,24 @@ def _prepare_stage(
             }
             for s in skipped
         ]
-        for section in skipped:
-            progress(f"[prepare] skipped: {section.analysis}: {section.message('en')}")
+        lines = [f"[prepare] skipped: {s.analysis}: {s.message('en')}" for s in skipped]
+        for line in lines:
+            progress(line)
+        digest = prepared_digest(prepared) if store else ""
+        if store is not None:
+            files = [
+                p.relative_to(work).as_posix()
+                for p in sorted((work / "prepared").rglob("*"))
+                if p.is_file()
+            ]
+            record = {
+                "prepared_digest": digest,
+                "skipped_sections": manifest["skipped_sections"],
+                "progress": lines,
+            }
+            store.put(key, work, files, record)
     except DataValidationError as err:
-        prepared, ok, message = None, False, str(err)
+        ok, message = False, str(err)
         write_table(err.problems, work / "tables" / "data_problems.csv")
         progress(message)
         # Only the data-quality page can say something useful about invalid data.
@@ -551,7 +580,7 @@ def _prepare_stage(
     except (ValueError, OSError) as err:  # unreadable file, harmonisation or window error
         if isinstance(err, OSError) and err.errno in _DISK_FULL:
             raise  # not a problem of the inputs: the run folder cannot be written
-        prepared, ok = None, False
+        ok = False
         message = f"{type(err).__name__}: {err}"
         progress(f"FAILED while preparing the inputs: {message}")
         order = []
@@ -559,7 +588,7 @@ def _prepare_stage(
             entry["status"] = "skipped"
         manifest["error"] = message
     manifest["timings_seconds"]["prepare"] = round(time.perf_counter() - t0, 2)
-    return prepared, ok, message, order
+    return digest, ok, message, order
 
 
 class _PageScheduler:
@@ -578,7 +607,7 @@ class _PageScheduler:
         manifest: dict,
         progress: Callable[[str], None],
         setup: _RunSetup,
-        prepared: Prepared | None,
+        digest: str | None,
         started: float,
         pool: KernelPool,
     ) -> None:
@@ -590,12 +619,11 @@ class _PageScheduler:
         self.done: set[str] = set(reused)
         #: Every page of the run folder: those run now and those reused from an earlier run.
         self.pages = self.names + reused
+        # no page comes from the cache for data that failed validation
         self.pages_cache = (
-            PageCache(setup.cache_folder)
-            if setup.cache_folder is not None and prepared is not None
-            else None
+            PageCache(setup.cache_folder) if setup.cache_folder is not None and digest else None
         )
-        self.prepared_digest = prepared_digest(prepared) if self.pages_cache else ""
+        self.prepared_digest = digest or ""
         self.previous = _previous_timings(parent, params.run_name)
         self.finished: queue.Queue[tuple[str, BaseException | None]] = queue.Queue()
         self.running: dict[str, float] = {}

@@ -13,9 +13,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-import nbformat
 from jinja2 import Environment, select_autoescape
-from nbconvert import HTMLExporter
 
 from evaluation.data.io import write_text
 from evaluation.i18n import Language, t
@@ -53,6 +51,8 @@ def make_reproducible(executed: Path, source: Path | None = None) -> Path:
     source : path, optional
         The template it was executed from (recorded by name only).
     """
+    import nbformat  # here, not at the top: 2 s of imports a rerun of copied pages never needs
+
     node = nbformat.read(executed, as_version=4)
     papermill = node.metadata.get("papermill")
     if papermill is not None:
@@ -85,6 +85,9 @@ def make_reproducible(executed: Path, source: Path | None = None) -> Path:
 
 def notebook_to_html(notebook: Path, target: Path, language: Language, title: str) -> Path:
     """Render an executed notebook to a self-contained HTML page without code."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
     exporter = HTMLExporter(
         template_name="lab",
         exclude_input=True,
