@@ -83,7 +83,7 @@ def test_redraws_come_from_the_generator_with_the_seed_stream():
     design, randomisation = lot(codes, ["A"] * 4 + ["B"] * 7, n_steps=3, seed=5)
     draws = draw_orders(randomisation, 30, stream=9)
     assert len(set(draws.seeds)) == 30
-    for b in (0, 17, 29):
+    for b in range(30):  # the re-draws are the generator's own orders, every one
         direct = stepped_wedge(
             design[["commune_code", "stratum"]],
             strata="stratum",

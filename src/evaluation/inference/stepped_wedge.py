@@ -41,7 +41,7 @@ from evaluation.estimators.efficient_staggered import (
     estimand_matrices,
     plug_in,
 )
-from evaluation.scaling.rollout_design import stepped_wedge
+from evaluation.scaling.rollout_design import lot_groups, lot_steps, stepped_wedge
 
 __all__ = [
     "STATISTICS",
@@ -199,9 +199,17 @@ def draw_orders(randomisation: WedgeRandomisation, n_draws: int, stream: int) ->
         raise ValueError(f"n_draws must be at least 1, got {n_draws}")
     seeds = np.array([draw_seed(stream, b) for b in range(1, n_draws + 1)], dtype=np.int64)
     units = randomisation.recorded.index
+    frame = randomisation.units
+    # the generator's own core (lot_steps), called on the strata it would build, once per draw
+    groups = lot_groups(frame[randomisation.unit].to_numpy(), frame["stratum"].to_numpy())
+    position = {code: i for i, code in enumerate(units)}
     starts = np.empty((n_draws, units.size), dtype=np.int64)
     for b, seed in enumerate(seeds):
-        starts[b] = randomisation.draw(int(seed)).reindex(units).to_numpy()
+        for shuffled, steps in lot_steps(groups, randomisation.n_steps, int(seed)):
+            slots = np.fromiter((position[code] for code in shuffled), np.int64, shuffled.size)
+            starts[b, slots] = (
+                randomisation.start_period + (steps - 1) * randomisation.periods_per_step
+            )
     return WedgeDraws(units=units, seeds=seeds, starts=starts, stream=int(stream))
 
 

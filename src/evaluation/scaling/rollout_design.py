@@ -22,6 +22,37 @@ import numpy as np
 import pandas as pd
 
 
+def lot_groups(units: np.ndarray, strata: np.ndarray) -> list[tuple[object, np.ndarray]]:
+    """The lot's strata in the order they are drawn (sorted as text), each with its units
+    sorted: what :func:`lot_steps` deals."""
+    return [
+        (stratum, np.sort(units[strata == stratum]))
+        for stratum in sorted(pd.unique(strata), key=str)
+    ]
+
+
+def lot_steps(
+    groups: list[tuple[object, np.ndarray]], n_steps: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The lot itself: each stratum's units in the order drawn, and their steps.
+
+    One generator seeded with ``seed`` draws a starting step, then shuffles each stratum in
+    turn; units are dealt to steps 1..``n_steps`` in that order, each stratum continuing where
+    the last one stopped, so steps stay balanced within and across strata. :func:`stepped_wedge`
+    and the randomisation test's re-draws (:mod:`evaluation.inference.stepped_wedge`) both call
+    this one function: a re-draw is the lot, never a copy of it.
+    """
+    rng = np.random.default_rng(seed)
+    offset = int(rng.integers(n_steps))
+    out = []
+    for _, codes in groups:
+        shuffled = rng.permutation(codes)
+        steps = (offset + np.arange(shuffled.size)) % n_steps + 1
+        offset = (offset + shuffled.size) % n_steps
+        out.append((shuffled, steps))
+    return out
+
+
 def stepped_wedge(
     communes: pd.DataFrame,
     strata: str = "district_name",
@@ -74,15 +105,13 @@ def stepped_wedge(
         raise ValueError(f"unit={unit!r} has duplicated communes; pass one row per commune")
     if communes[[unit, strata]].isna().any().any():
         raise ValueError(f"{unit!r} and {strata!r} must have no missing values")
-    rng = np.random.default_rng(seed)
-    offset = int(rng.integers(n_steps))
-    parts = []
-    for stratum in sorted(communes[strata].unique(), key=str):
-        codes = np.sort(communes.loc[communes[strata] == stratum, unit].to_numpy())
-        shuffled = rng.permutation(codes)
-        steps = (offset + np.arange(shuffled.size)) % n_steps + 1
-        offset = (offset + shuffled.size) % n_steps
-        parts.append(pd.DataFrame({unit: shuffled, "stratum": stratum, "step": steps}))
+    groups = lot_groups(communes[unit].to_numpy(), communes[strata].to_numpy())
+    parts = [
+        pd.DataFrame({unit: shuffled, "stratum": stratum, "step": steps})
+        for (stratum, _), (shuffled, steps) in zip(
+            groups, lot_steps(groups, n_steps, seed), strict=True
+        )
+    ]
     out = pd.concat(parts, ignore_index=True)
     out["start_period"] = start_period + (out["step"] - 1) * periods_per_step
     if first_date is not None:
