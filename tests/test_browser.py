@@ -126,6 +126,25 @@ def viewed(request, browser, tmp_path_factory) -> tuple[str, Path, dict[str, Pag
     return language, result.run_dir, {p.stem: _look(browser, p) for p in pages}
 
 
+def test_every_interval_in_the_effects_table_carries_its_method_and_measured_size(viewed):
+    """tables/effects.csv: a row with an interval marked size-checked names its method and
+    carries a measured rejection rate inside the band; no row marked checked lacks its rate."""
+    import pandas as pd
+
+    from evaluation.config import load_params
+
+    _, run_dir, _ = viewed
+    low, high = load_params(run_dir / "params.yaml").inference.size_band
+    table = pd.read_csv(run_dir / "tables" / "effects.csv")
+    checked = table["size_checked"].astype(str).eq("True")
+    assert checked.any()
+    rows = table[checked]
+    assert rows["inference"].notna().all()
+    assert rows["size_rate"].between(low, high).all(), rows[["estimator", "term", "size_rate"]]
+    # a rate is only ever the measured one: never outside [0, 1]
+    assert table["size_rate"].dropna().between(0, 1).all()
+
+
 def test_every_page_was_rendered(viewed):
     _, run_dir, views = viewed
     assert sorted(views) == sorted([*NOTEBOOKS, "index"])

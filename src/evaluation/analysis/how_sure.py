@@ -138,8 +138,9 @@ class TrustedInterval:
             "n_treated_clusters": self.n_treated_clusters,
             "inference": self.label,
             "size_checked": bool(self.size_checked),
+            "size_rate": self.rate,
         }
-        return pd.DataFrame([row], columns=[*TIDY_COLUMNS, "size_checked"])
+        return pd.DataFrame([row], columns=[*TIDY_COLUMNS, "size_checked", "size_rate"])
 
 
 @dataclass(frozen=True)

@@ -238,7 +238,12 @@ def is_checked(estimate: EffectEstimate) -> bool:
 
 def effect_rows(estimates: Sequence[EffectEstimate]) -> pd.DataFrame:
     """``tables/effects.csv`` rows of several estimates with their ``size_checked`` flag."""
-    frames = [e.tidy().assign(size_checked=is_checked(e)) for e in estimates]
+    frames = [
+        e.tidy().assign(
+            size_checked=is_checked(e), size_rate=e.diagnostics.get("cr2_size", float("nan"))
+        )
+        for e in estimates
+    ]
     if not frames:
         return pd.DataFrame(columns=[*TIDY_COLUMNS, "size_checked"])
     return pd.concat(frames, ignore_index=True)

@@ -362,13 +362,22 @@ class RolloutEffects:
     def effects_rows(self) -> pd.DataFrame:
         """Rows for ``tables/effects.csv``: CS rows carry the size verdict, Sun-Abraham's rows
         their own (:attr:`sa_size`); the imputation estimator's interval is not size-checked."""
+        cs_rate = self.size.rates.get(self.size.method, float("nan"))
+        sa_rate = float("nan") if self.sa_size is None else self.sa_size.rejection_rate
         cs = pd.concat([e.tidy() for e in self.aggregations().values()], ignore_index=True)
         cs["size_checked"] = self.size.passed
+        cs["size_rate"] = cs_rate
         frames = [cs]
         if self.exposure is not None:
-            frames.append(self.exposure.tidy().assign(size_checked=self.size.passed))
+            frames.append(
+                self.exposure.tidy().assign(size_checked=self.size.passed, size_rate=cs_rate)
+            )
         if isinstance(self.sun_abraham, EffectEstimate):
-            frames.append(self.sun_abraham.tidy().assign(size_checked=self.sa_intervals_shown))
+            frames.append(
+                self.sun_abraham.tidy().assign(
+                    size_checked=self.sa_intervals_shown, size_rate=sa_rate
+                )
+            )
         if isinstance(self.imputation, EffectEstimate):
             frames.append(self.imputation.tidy().assign(size_checked=False))
         return pd.concat(frames, ignore_index=True)

@@ -35,9 +35,10 @@ PARTS = "parts"
 #: Pages whose parts are assembled last (the summary reads what the others wrote).
 LAST_PAGES = ("00_summary",)
 EFFECT_KEY = ["outcome", "estimator", "term", "inference"]
-#: Columns of ``tables/effects.csv``: the tidy columns and whether the interval's method had
-#: its size measured on this design and found inside ``inference.size_band``.
-EFFECTS_COLUMNS = [*TIDY_COLUMNS, "size_checked"]
+#: Columns of ``tables/effects.csv``: the tidy columns, whether the interval's method had its
+#: size measured on this design and found inside ``inference.size_band``, and the measured
+#: rejection rate under no effect (empty when not measured).
+EFFECTS_COLUMNS = [*TIDY_COLUMNS, "size_checked", "size_rate"]
 RESULTS = "results.json"
 EFFECTS = "effects.csv"
 ALT_TEXT = "alt_text.json"

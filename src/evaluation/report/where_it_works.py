@@ -315,10 +315,12 @@ def interaction_effects_rows(result: InteractionResult) -> pd.DataFrame:
         tidy.loc[1, "conf_high"] = row["slope_high"]
         tidy.loc[1, "p_value"] = row["slope_p_value"]
         tidy["size_checked"] = [None, True if row["size_checked"] else None]
+        tidy["size_rate"] = [np.nan, row["slope_size"]]
         ri = tidy.iloc[[1]].copy()
         ri[["std_error", "conf_low", "conf_high"]] = np.nan
         ri["p_value"] = row["slope_ri_p_value"]
         ri["size_checked"] = None
+        ri["size_rate"] = np.nan
         ri["inference"] = (
             f"{_RI_INFERENCE}: the average effect removed, treated units re-assigned "
             f"({result.n_sims} draws)"
@@ -352,6 +354,7 @@ def group_effects_rows(result: GroupResult) -> pd.DataFrame:
                     "p_value": r.p_value,
                     "inference": "CRV1, t(G-1); group's treated units vs all never-treated units",
                     "size_checked": True if r.size_checked else None,
+                    "size_rate": r.size_rate,
                 }
             )
             rows.append(
