@@ -238,3 +238,29 @@ def test_a_warm_kernel_runs_a_page_with_its_environment_and_leaves_nothing(tmp_p
     left = {p.pid for p in psutil.Process().children(recursive=True)} - before
     assert not [p for p in left if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
     assert not Path(kernel.manager._ipc_folder).exists()  # type: ignore[union-attr]
+
+
+def test_the_longest_page_starts_first(tmp_path, timed_pages):
+    spans, _, _ = timed_pages
+    pages = ["01_data_quality", "05_where_it_works", "07_rollout_waves", "00_summary"]
+    common = {
+        "out": tmp_path / "runs",
+        "notebooks": pages,
+        "overrides": TINY_DEMO,
+        "progress": lambda _: None,
+        "cache": False,
+        "jobs": 1,
+    }
+    assert runner.run(DEFAULT_PARAMS, **common).ok
+    # no earlier run: the pages that simulate their intervals' size go first
+    assert min(spans, key=lambda p: spans[p][0]) == "07_rollout_waves"
+    # an earlier run says page 05 took longest: it goes first
+    (earlier,) = (tmp_path / "runs").iterdir()
+    manifest = json.loads((earlier / "manifest.json").read_text("utf-8"))
+    for entry in manifest["notebooks"]:
+        entry["execute_seconds"] = 90.0 if entry["name"] == "05_where_it_works" else 1.0
+    (earlier / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    spans.clear()
+    assert runner.run(DEFAULT_PARAMS, **common).ok
+    order = sorted(spans, key=lambda p: spans[p][0])
+    assert order[0] == "05_where_it_works" and order[-1] == "00_summary"

@@ -78,6 +78,9 @@ DEFAULT_CACHE_DIR = PROJECT_ROOT / "runs" / ".cache"
 CACHE_HOME_ENV = "EVALUATION_CACHE_HOME"
 #: What a page writes into the run folder, copied for the pages an ``--only`` run reuses.
 PAGE_OUTPUTS = ("results", "findings", "figures", "tables", "results.json", PARTS)
+#: Pages that simulate the size of their intervals (minutes of work on the province's data):
+#: started first when no earlier run says how long each page takes.
+SLOW_PAGES = ("07_rollout_waves", "03_effects", "04_robustness")
 #: The summary page reads what the others wrote, so it runs last.
 RUN_LAST = LAST_PAGES
 PACKAGES = (
@@ -670,7 +673,7 @@ class _PageScheduler:
         progressed = True
         while progressed and not self.stopped:
             progressed = False
-            for notebook in list(left):
+            for notebook in sorted(left, key=self._priority):
                 if not self._ready(notebook):
                     continue
                 key = self._key(notebook)
@@ -685,6 +688,16 @@ class _PageScheduler:
                 progressed = True
                 break
         return left
+
+    def _priority(self, notebook: Path) -> tuple:
+        """Longest page first, so that no long page starts last and leaves a core idle: by the
+        seconds each page took when last executed, else pages with size simulations first."""
+        name = notebook.stem
+        timed = all(p.stem in self.previous for p in self.order)
+        if timed:
+            return (-self.previous[name], self.names.index(name))
+        hint = SLOW_PAGES.index(name) if name in SLOW_PAGES else len(SLOW_PAGES)
+        return (hint, self.names.index(name))
 
     def _key(self, notebook: Path) -> str | None:
         if self.pages_cache is None:
