@@ -70,6 +70,16 @@ def package_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _params_for_key(params: Params) -> dict:
+    """The parameters as plain values, without the ``report`` keys that change no output."""
+    values = params.model_dump(mode="json")
+    report = dict(values.get("report") or {})
+    for key in RUN_CONTROL:
+        report.pop(key, None)
+    values["report"] = report
+    return values
+
+
 def page_key(
     page: str,
     notebook: Path,
@@ -89,13 +99,9 @@ def page_key(
     versions : dict
         Library versions (the runner's manifest ``versions``).
     """
-    values = params.model_dump(mode="json")
+    values = _params_for_key(params)
     if page not in PAGE_NEEDS_SCALING:
         values.pop("scaling", None)
-    report = dict(values.get("report") or {})
-    for key in RUN_CONTROL:
-        report.pop(key, None)
-    values["report"] = report
     text = json.dumps(
         {
             "format": FORMAT,
@@ -212,13 +218,9 @@ def prepared_key(params: Params, inputs: dict[str, str], versions: dict[str, str
     names of its conditions (validated against the data) and the run-control keys of
     ``report`` not at all.
     """
-    values = params.model_dump(mode="json")
+    values = _params_for_key(params)
     scaling = values.pop("scaling", None) or {}
     values["scaling_condition_names"] = sorted(scaling.get("conditions") or {})
-    report = dict(values.get("report") or {})
-    for key in RUN_CONTROL:
-        report.pop(key, None)
-    values["report"] = report
     text = json.dumps(
         {
             "format": FORMAT,

@@ -837,19 +837,7 @@ def _jackknife_intervals(
         )
     except ValueError:
         return shown, dataclasses.replace(size, status="failed")
-    windows: dict[str, tuple[str, dict]] = {
-        "simple": ("simple", {}),
-        "dynamic": (
-            "dynamic",
-            {"min_e": -params.analysis.event_leads, "max_e": params.analysis.event_lags},
-        ),
-        "group": ("group", {}),
-        "calendar": ("calendar", {}),
-    }
-    exposure = shown.get("exposure")
-    if exposure is not None:
-        k = int(exposure.diagnostics["max_event_time"])
-        windows["exposure"] = ("group", {"min_e": 0, "max_e": k})
+    windows = _aggregate_windows(shown, params)
     out: dict[str, EffectEstimate | None] = dict(shown)
     for name, (kind, window) in windows.items():
         # The event-time terms keep a simultaneous band, as the bootstrap's (page 07 says so).
@@ -865,12 +853,11 @@ def _jackknife_intervals(
     return out, size
 
 
-def _wild_bootstrap_intervals(
-    result: GroupTimeResult, shown: dict[str, EffectEstimate | None], params: Params
-) -> dict[str, EffectEstimate | None]:
-    """The aggregates with studentised wild cluster bootstrap intervals (the method the size
-    check chose): ``inference.n_boot`` cluster weights, seed ``inference.seed``; the
-    event-time terms keep a simultaneous band."""
+def _aggregate_windows(
+    shown: dict[str, EffectEstimate | None], params: Params
+) -> dict[str, tuple[str, dict]]:
+    """Each aggregate shown -> its aggregation kind and event-time window (the exposure-equal
+    effect is the group aggregate over event times 0..k)."""
     windows: dict[str, tuple[str, dict]] = {
         "simple": ("simple", {}),
         "dynamic": (
@@ -884,6 +871,16 @@ def _wild_bootstrap_intervals(
     if exposure is not None:
         k = int(exposure.diagnostics["max_event_time"])
         windows["exposure"] = ("group", {"min_e": 0, "max_e": k})
+    return windows
+
+
+def _wild_bootstrap_intervals(
+    result: GroupTimeResult, shown: dict[str, EffectEstimate | None], params: Params
+) -> dict[str, EffectEstimate | None]:
+    """The aggregates with studentised wild cluster bootstrap intervals (the method the size
+    check chose): ``inference.n_boot`` cluster weights, seed ``inference.seed``; the
+    event-time terms keep a simultaneous band."""
+    windows = _aggregate_windows(shown, params)
     out: dict[str, EffectEstimate | None] = dict(shown)
     for name, (kind, window) in windows.items():
         out[name] = wild_bootstrap_aggregate(

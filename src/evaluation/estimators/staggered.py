@@ -1053,6 +1053,42 @@ def _batch_or_one_by_one(
             return att, psi
 
 
+def placebo_cells(
+    y: np.ndarray, w: np.ndarray, x: np.ndarray, groups: np.ndarray, periods: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple]]:
+    """Check a batch of placebo timings on a balanced panel and list its ATT(g, t) cells.
+
+    Returns ``y, w, x, groups, periods`` as float arrays and the cells ``(g, base period
+    index, period index)`` (base: the last period before ``g``; universal base period).
+
+    Raises
+    ------
+    ValueError
+        Shapes that disagree, missing values, a draw without a never-treated unit, or no
+        adoption period with an earlier period.
+    """
+    y, w, x = np.asarray(y, float), np.asarray(w, float), np.asarray(x, float)
+    groups = np.atleast_2d(np.asarray(groups, float))
+    periods = np.asarray(periods, float)
+    n = y.shape[0]
+    if not (w.shape == y.shape and x.shape[:2] == y.shape and groups.shape[1] == n):
+        raise ValueError("y, w (n x T), x (n x T x k) and groups (S x n) must agree in shape")
+    if not (np.isfinite(y).all() and np.isfinite(w).all() and np.isfinite(x).all()):
+        raise ValueError("y, w and x must be complete (a balanced panel without missing values)")
+    if not (groups == 0).any(axis=1).all():
+        raise ValueError("every draw must leave at least one never-treated unit")
+    glist = np.unique(groups[groups > 0])
+    cells = [
+        (g, int(np.flatnonzero(periods < g)[-1]), t_idx)
+        for g in glist
+        if (periods < g).any()
+        for t_idx in np.flatnonzero(periods >= g)
+    ]
+    if not cells:
+        raise ValueError("no adoption period has an earlier period to compare with")
+    return y, w, x, groups, periods, cells
+
+
 def simple_att_draws(
     y: np.ndarray,
     w: np.ndarray,
@@ -1095,25 +1131,8 @@ def simple_att_draws(
     estimate, std_error : numpy.ndarray
         ``S`` simple ATTs and standard errors (NaN for draws where a cell could not be estimated).
     """
-    y, w, x = np.asarray(y, float), np.asarray(w, float), np.asarray(x, float)
-    groups = np.atleast_2d(np.asarray(groups, float))
-    periods = np.asarray(periods, float)
+    y, w, x, groups, periods, cells = placebo_cells(y, w, x, groups, periods)
     n = y.shape[0]
-    if not (w.shape == y.shape and x.shape[:2] == y.shape and groups.shape[1] == n):
-        raise ValueError("y, w (n x T), x (n x T x k) and groups (S x n) must agree in shape")
-    if not (np.isfinite(y).all() and np.isfinite(w).all() and np.isfinite(x).all()):
-        raise ValueError("y, w and x must be complete (a balanced panel without missing values)")
-    if not (groups == 0).any(axis=1).all():
-        raise ValueError("every draw must leave at least one never-treated unit")
-    glist = np.unique(groups[groups > 0])
-    cells = [
-        (g, int(np.flatnonzero(periods < g)[-1]), t_idx)
-        for g in glist
-        if (periods < g).any()
-        for t_idx in np.flatnonzero(periods >= g)
-    ]
-    if not cells:
-        raise ValueError("no adoption period has an earlier period to compare with")
     n_clusters = int(cluster.max()) + 1
     codes = np.asarray(cluster, int)
     unit_weight = w[:, 0]

@@ -53,6 +53,7 @@ from evaluation.estimators.staggered import (
     _batch_or_one_by_one,
     _weights_influence,
     aggregate,
+    placebo_cells,
 )
 
 __all__ = [
@@ -477,26 +478,9 @@ def simple_att_wild_bootstrap_draws(
     estimate, std_error, critical : numpy.ndarray
         ``S`` each (NaN for a timing some cell of which could not be estimated).
     """
-    y, w, x = np.asarray(y, float), np.asarray(w, float), np.asarray(x, float)
-    groups = np.atleast_2d(np.asarray(groups, float))
-    periods = np.asarray(periods, float)
+    y, w, x, groups, periods, cells = placebo_cells(y, w, x, groups, periods)
     codes = np.asarray(cluster, int)
     n = y.shape[0]
-    if not (w.shape == y.shape and x.shape[:2] == y.shape and groups.shape[1] == n):
-        raise ValueError("y, w (n x T), x (n x T x k) and groups (S x n) must agree in shape")
-    if not (np.isfinite(y).all() and np.isfinite(w).all() and np.isfinite(x).all()):
-        raise ValueError("y, w and x must be complete (a balanced panel without missing values)")
-    if not (groups == 0).any(axis=1).all():
-        raise ValueError("every draw must leave at least one never-treated unit")
-    glist = np.unique(groups[groups > 0])
-    cells = [
-        (g, int(np.flatnonzero(periods < g)[-1]), t_idx)
-        for g in glist
-        if (periods < g).any()
-        for t_idx in np.flatnonzero(periods >= g)
-    ]
-    if not cells:
-        raise ValueError("no adoption period has an earlier period to compare with")
     n_clusters = int(codes.max()) + 1
     v, _ = cluster_multipliers(n_clusters, n_boot, seed, weights)
     unit_weight = w[:, 0]
