@@ -29,7 +29,6 @@ import os
 import shutil
 import tempfile
 from contextlib import suppress
-from functools import cache
 from pathlib import Path
 
 from evaluation.config import Params
@@ -58,9 +57,11 @@ def upstream(page: str, pages: list[str]) -> list[str]:
     return [p for p in needs if p in pages]
 
 
-@cache
 def package_fingerprint() -> str:
-    """sha256 of the package's source and messages (anything a page shows may change)."""
+    """sha256 of the package's source and messages (anything a page shows may change).
+
+    Computed afresh at each call (8 ms): a long-lived Python session that edits the code
+    between two runs must not be served the pages of the old code."""
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
