@@ -453,7 +453,11 @@ def test_a_full_disk_while_preparing_gives_a_failed_folder_and_the_fix(tmp_path,
     monkeypatch.setattr(runner, "save_prepared", _disk_full)
     lines: list[str] = []
     result = runner.run(
-        params_file, out=tmp_path / "runs", notebooks=["01_data_quality"], progress=lines.append
+        params_file,
+        out=tmp_path / "runs",
+        notebooks=["01_data_quality"],
+        progress=lines.append,
+        cache=False,  # the data must be prepared here, not copied from another test's cache
     )
     assert result.ok is False
     assert result.run_dir.name.endswith("-FAILED") and result.run_dir.is_dir()

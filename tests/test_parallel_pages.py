@@ -6,6 +6,7 @@ import json
 import shutil
 import threading
 import time
+import types
 from pathlib import Path
 
 import nbformat
@@ -35,7 +36,9 @@ class _NoKernels:
         self.modules = modules
 
     def take(self) -> object:
-        return None
+        ready = threading.Event()
+        ready.set()
+        return types.SimpleNamespace(ready=ready)
 
     def prewarm(self, n: int) -> None:
         pass

@@ -26,7 +26,7 @@ TINY_DEMO = {
 #: Keys of manifest.json that hold times (the run's name carries its start time), and the
 #: record of which results the second run reused from the cache the first one filled.
 TIMES = ("run", "started", "finished", "timings_seconds", "cache")
-NOTEBOOK_TIMES = ("execute_seconds", "render_seconds", "analyses")
+NOTEBOOK_TIMES = ("execute_seconds", "render_seconds", "kernel_wait_seconds", "analyses")
 
 
 def _quiet(_: str) -> None:

@@ -149,6 +149,7 @@ class PageKernel:
         self.manager: object | None = None
         self.ready = threading.Event()
         self.finished = threading.Event()
+        self.killed = threading.Event()
         self.error: BaseException | None = None
         self.warm_seconds = float("nan")
         self._jobs: queue.Queue[PageJob | None] = queue.Queue()
@@ -179,7 +180,7 @@ class PageKernel:
             client.start_channels()
             try:
                 run_sync(client.wait_for_ready)(timeout=START_TIMEOUT)
-                _run_silently(client, _warm_code(self.modules))
+                _run_silently(client, _warm_code(self.modules), self.killed)
             finally:
                 client.stop_channels()
             self.warm_seconds = time.perf_counter() - started
@@ -201,10 +202,13 @@ class PageKernel:
         client = manager.client()  # type: ignore[attr-defined]
         client.start_channels()
         try:
-            _run_silently(client, _page_code(job.env, job.target.parent))
+            _run_silently(client, _page_code(job.env, job.target.parent), self.killed)
         finally:
             client.stop_channels()
         del run_sync
+        # The page's notebook is written when it starts (the template) and when it ends, not
+        # after every cell: rewriting a notebook full of images after each cell cost seconds.
+        shutil.copyfile(job.notebook, job.target)
         pm.execute_notebook(
             str(job.notebook),
             str(job.target),
@@ -212,6 +216,7 @@ class PageKernel:
             kernel_name="python3",
             execution_timeout=job.timeout,
             progress_bar=False,
+            request_save_on_cell_execute=False,
             km=manager,
         )
 
@@ -233,22 +238,28 @@ class PageKernel:
 
     def kill(self) -> None:
         """Kill the kernel's process group (a run stopped by a signal)."""
+        self.killed.set()
         if self.manager is not None:
             kill_kernel(self.manager)
         self._jobs.put(None)
 
 
-def _run_silently(client: object, code: str) -> None:
-    """Execute ``code`` without output or history; raise :class:`KernelError` if it fails."""
+def _run_silently(client: object, code: str, killed: threading.Event | None = None) -> None:
+    """Execute ``code`` without output or history; raise :class:`KernelError` if it fails, if
+    the kernel does not answer within :data:`START_TIMEOUT` or once ``killed`` is set."""
     from jupyter_core.utils import run_sync
 
     msg_id = client.execute(code, silent=True, store_history=False, allow_stdin=False)  # type: ignore[attr-defined]
     deadline = time.monotonic() + START_TIMEOUT
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
+        if killed is not None and killed.is_set():
+            raise KernelError("the kernel was stopped")
+        if time.monotonic() > deadline:
             raise KernelError(f"the kernel did not answer within {START_TIMEOUT} s")
-        reply = run_sync(client.get_shell_msg)(timeout=left)  # type: ignore[attr-defined]
+        try:  # short waits: a kernel killed meanwhile never answers
+            reply = run_sync(client.get_shell_msg)(timeout=0.5)  # type: ignore[attr-defined]
+        except queue.Empty:
+            continue
         if reply.get("parent_header", {}).get("msg_id") != msg_id:
             continue
         content = reply.get("content", {})

@@ -467,6 +467,8 @@ def _stages(
     digest, ok, message, order = _prepare_stage(
         work, params, order, manifest, progress, setup.cache_folder
     )
+    if "prepared_cache" not in manifest:  # new data: every page will be executed
+        pool.prewarm(min(len(order), setup.jobs))
     params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
     if ok and setup.reused is not None:
         for entry in _copy_reused_pages(setup.reused, work, [p.stem for p in order]):
@@ -757,6 +759,10 @@ class _PageScheduler:
 
         def page() -> None:
             error = None
+            kernel.ready.wait()
+            entry["kernel_wait_seconds"] = round(
+                time.perf_counter() - self.running[notebook.stem], 2
+            )
             try:
                 _execute_notebook(
                     notebook, target, self.params.report.execution_timeout, kernel, env
