@@ -258,7 +258,10 @@ def sun_abraham(
             shares[f"share_g{int(g)}_e{int(e)}"] = float(s)
     lincomb = np.vstack(rows)
     estimate = lincomb @ beta
-    std_error = np.sqrt(np.einsum("ij,jk,ik->i", lincomb, vcov, lincomb))
+    variance = np.einsum("ij,jk,ik->i", lincomb, vcov, lincomb)
+    # a negative variance (a near-singular design, as some placebo draws of page 07's size
+    # check are) has no standard error: NaN, not a warning printed onto the page
+    std_error = np.sqrt(np.where(variance >= 0, variance, np.nan))
     crit = stats.t.ppf(1 - alpha / 2, n_clusters - 1)
     # a zero standard error (nothing varies in a cell) has no test: NaN, not a warning
     t_abs = np.divide(
