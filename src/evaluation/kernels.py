@@ -176,13 +176,7 @@ class PageKernel:
             manager = _ipc_kernel_manager()()
             self.manager = manager
             run_sync(manager.start_kernel)(env={**os.environ, **thread_environment(self.threads)})
-            client = manager.client()
-            client.start_channels()
-            try:
-                run_sync(client.wait_for_ready)(timeout=START_TIMEOUT)
-                _run_silently(client, _warm_code(self.modules), self.killed)
-            finally:
-                client.stop_channels()
+            self._run_code(_warm_code(self.modules), wait_ready=True)
             self.warm_seconds = time.perf_counter() - started
             self.ready.set()
             job = self._jobs.get()
@@ -195,17 +189,23 @@ class PageKernel:
             self._shutdown()
             self.finished.set()
 
-    def _execute(self, manager: object, job: PageJob) -> None:
-        import papermill as pm
+    def _run_code(self, code: str, wait_ready: bool = False) -> None:
+        """Run ``code`` silently in this kernel through a client of its own."""
         from jupyter_core.utils import run_sync
 
-        client = manager.client()  # type: ignore[attr-defined]
+        client = self.manager.client()  # type: ignore[union-attr]
         client.start_channels()
         try:
-            _run_silently(client, _page_code(job.env, job.target.parent), self.killed)
+            if wait_ready:
+                run_sync(client.wait_for_ready)(timeout=START_TIMEOUT)
+            _run_silently(client, code, self.killed)
         finally:
             client.stop_channels()
-        del run_sync
+
+    def _execute(self, manager: object, job: PageJob) -> None:
+        import papermill as pm
+
+        self._run_code(_page_code(job.env, job.target.parent))
         # The page's notebook is written when it starts (the template) and when it ends, not
         # after every cell: rewriting a notebook full of images after each cell cost seconds.
         shutil.copyfile(job.notebook, job.target)

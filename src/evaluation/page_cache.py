@@ -71,6 +71,24 @@ def package_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _key(versions: dict[str, str], params: dict, **parts: object) -> str:
+    """sha256 of ``parts`` with the entry format, the package's code, the library versions and
+    the parameters (the common part of every key here)."""
+    text = json.dumps(
+        {
+            "format": FORMAT,
+            "code": package_fingerprint(),
+            "versions": versions,
+            "params": params,
+            **parts,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _params_for_key(params: Params) -> dict:
     """The parameters as plain values, without the ``report`` keys that change no output."""
     values = params.model_dump(mode="json")
@@ -103,23 +121,15 @@ def page_key(
     values = _params_for_key(params)
     if page not in PAGE_NEEDS_SCALING:
         values.pop("scaling", None)
-    text = json.dumps(
-        {
-            "format": FORMAT,
-            "page": page,
-            "notebook": sha256(notebook),
-            "code": package_fingerprint(),
-            "versions": versions,
-            "params": values,
-            "prepared": prepared_digest,
-            "run_day": run_day,
-            "upstream": dict(sorted(upstream_files.items())),
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        default=str,
+    return _key(
+        versions,
+        values,
+        page=page,
+        notebook=sha256(notebook),
+        prepared=prepared_digest,
+        run_day=run_day,
+        upstream=dict(sorted(upstream_files.items())),
     )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def upstream_files(run_dir: Path, pages: list[str]) -> dict[str, str]:
@@ -222,17 +232,4 @@ def prepared_key(params: Params, inputs: dict[str, str], versions: dict[str, str
     values = _params_for_key(params)
     scaling = values.pop("scaling", None) or {}
     values["scaling_condition_names"] = sorted(scaling.get("conditions") or {})
-    text = json.dumps(
-        {
-            "format": FORMAT,
-            "kind": "prepared",
-            "code": package_fingerprint(),
-            "versions": versions,
-            "params": values,
-            "inputs": dict(sorted(inputs.items())),
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        default=str,
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _key(versions, values, kind="prepared", inputs=dict(sorted(inputs.items())))

@@ -464,12 +464,12 @@ def _stages(
     pool: KernelPool,
 ) -> tuple[bool, str]:
     started = time.perf_counter()
+    params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
     digest, ok, message, order = _prepare_stage(
         work, params, order, manifest, progress, setup.cache_folder
     )
     if "prepared_cache" not in manifest:  # new data: every page will be executed
         pool.prewarm(min(len(order), setup.jobs))
-    params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
     if ok and setup.reused is not None:
         for entry in _copy_reused_pages(setup.reused, work, [p.stem for p in order]):
             manifest["notebooks"].append(entry)
@@ -520,7 +520,8 @@ def _prepare_stage(
     cache_folder: Path | None = None,
 ) -> tuple[str | None, bool, str, list[Path]]:
     """Read, validate and prepare the inputs into ``work/prepared`` (copied from the cache when
-    the same inputs, parameters and code prepared them before).
+    the same inputs, parameters and code prepared them before). ``params`` has the demo's
+    paths resolved.
 
     Returns the prepared data's digest (None when they failed; "" without a cache), whether they
     are sound, the message of a failure and the notebooks still to run (only the data-quality
@@ -528,7 +529,6 @@ def _prepare_stage(
     """
     progress(f"[prepare] reading and validating inputs ({params.data.source})")
     t0 = time.perf_counter()
-    params = resolve_demo_paths(params, PROJECT_ROOT / "data" / "demo")
     write_text(params_to_yaml(params), work / "params.yaml")
     manifest["inputs"] = {str(p): sha256(p) for p in params.input_files() + _data_files(params)}
     store = PageCache(cache_folder, "prepared") if cache_folder is not None else None
@@ -632,6 +632,8 @@ class _PageScheduler:
         self.previous = _previous_timings(parent, params.run_name)
         self.finished: queue.Queue[tuple[str, BaseException | None]] = queue.Queue()
         self.running: dict[str, float] = {}
+        #: Page cache key of each page executing now (stored under it when it succeeds).
+        self.keys: dict[str, str | None] = {}
         self.pool = pool
         self.ok, self.message = True, ""
         self.stopped = False
@@ -731,7 +733,7 @@ class _PageScheduler:
             status="ok",
             page_cache={"key": key, "entry": str(self.pages_cache.path(key))},
             copy_seconds=round(time.perf_counter() - t0, 2),
-            writes=[f for f in copied if f.startswith(PAGE_OUTPUTS)],
+            writes=_page_outputs(copied),
             analyses={"reused": [], "computed": []},
         )
         self.done.add(notebook.stem)
@@ -742,7 +744,7 @@ class _PageScheduler:
         self._assemble()  # a page running now may read the shared files
         entry = self.entries[notebook.stem]
         entry["status"] = "running"
-        entry["key"] = key
+        self.keys[notebook.stem] = key
         left = _time_left(self.previous, self._not_done(), self.setup.jobs)
         self._announce(notebook, f"(elapsed {time.perf_counter() - self.started:.0f} s{left})")
         kernel = self.pool.take()
@@ -786,7 +788,7 @@ class _PageScheduler:
         self.done.add(name)
         log = self.setup.logs / f"{name}.jsonl"
         entry["analyses"] = _analyses_record(read_log(log))
-        entry["writes"] = [w for w in page_writes(self.work, name) if w.startswith(PAGE_OUTPUTS)]
+        entry["writes"] = _page_outputs(page_writes(self.work, name))
         if error is None:
             entry["status"] = "ok"
             self.progress(f"  done in {entry['execute_seconds']:.1f} s ({name})")
@@ -816,7 +818,7 @@ class _PageScheduler:
             entry["render_seconds"] = round(time.perf_counter() - t1, 2)
         if "error" in entry and _disk_full_in(entry["error"]):  # the kernel hit a full disk
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.work))
-        key = entry.pop("key", None)
+        key = self.keys.pop(name, None)
         if entry["status"] == "ok" and key is not None and self.pages_cache is not None:
             files = [*page_writes(self.work, name), f"notebooks/{notebook.name}", f"{name}.html"]
             self.pages_cache.put(key, self.work, files)
@@ -936,6 +938,11 @@ def _save_failed_validation(work: Path, err: DataValidationError) -> None:
 
 # --------------------------------------------------------------------------------------------
 # What each page wrote, what it reused from the cache, and pages reused from an earlier run
+
+
+def _page_outputs(files: list[str]) -> list[str]:
+    """The files of ``files`` that are page outputs (:data:`PAGE_OUTPUTS`)."""
+    return [f for f in files if f.startswith(PAGE_OUTPUTS)]
 
 
 def _analyses_record(events: list) -> dict[str, list]:
@@ -1093,7 +1100,7 @@ def _copy_reused_pages(earlier: Path, work: Path, run_pages: list[str]) -> list[
                 "name": name,
                 "status": "reused",
                 "reused_from": str(e.get("reused_from") or earlier),
-                "writes": [w for w in writes if w.startswith(PAGE_OUTPUTS)],
+                "writes": _page_outputs(writes),
                 "analyses": e.get("analyses", {}),
             }
         )

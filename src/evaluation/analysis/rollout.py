@@ -1161,12 +1161,26 @@ def size_check(
     if placebo.k == placebo.n_cohorts and n_valid:
         larger = np.sum(np.abs(estimate[valid]) >= abs(simple.estimate))
         p_value = float((larger + 1) / (n_valid + 1))
+    return _measured_size(placebo, params, method, rates, n_valid, p_value)
+
+
+def _measured_size(
+    placebo: _PlaceboDraws,
+    params: Params,
+    method: str,
+    rates: dict[str, float],
+    n_valid: int,
+    p_value: float = float("nan"),
+) -> SizeCheck:
+    """The verdict on ``method``'s measured rate (``rates[method]``) over ``placebo``'s draws."""
+    band = tuple(float(b) for b in params.inference.size_band)
+    rate = rates[method]
     return SizeCheck(
-        status=status,
+        status=_verdict(rate, n_valid, band),  # type: ignore[arg-type]
         rejection_rate=rate,
-        n_sims=n_sims,
+        n_sims=int(params.inference.size_sims),
         n_valid=n_valid,
-        alpha=alpha,
+        alpha=params.analysis.alpha,
         band=band,  # type: ignore[arg-type]
         n_pool=len(placebo.units),
         n_placebo_treated=int(sum(placebo.sizes)),
@@ -1216,21 +1230,7 @@ def sun_abraham_size_check(frame: pd.DataFrame, design: RolloutDesign, params: P
             rejected.append(low > 0 or high < 0)
     n_valid = len(rejected)
     rate = float(np.mean(rejected)) if n_valid else float("nan")
-    return SizeCheck(
-        status=_verdict(rate, n_valid, band),  # type: ignore[arg-type]
-        rejection_rate=rate,
-        n_sims=n_sims,
-        n_valid=n_valid,
-        alpha=alpha,
-        band=band,  # type: ignore[arg-type]
-        n_pool=len(placebo.units),
-        n_placebo_treated=int(sum(placebo.sizes)),
-        n_cohorts_used=placebo.k,
-        n_cohorts=placebo.n_cohorts,
-        window_end=placebo.end,
-        method=SA_SIZE_METHOD,
-        rates={SA_SIZE_METHOD: rate},
-    )
+    return _measured_size(placebo, params, SA_SIZE_METHOD, {SA_SIZE_METHOD: rate}, n_valid)
 
 
 # ---------------------------------------------------------------------------------------------
